@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Env is the process environment run works in, injected so tests can run
+// meshbox in-process.
+type Env struct {
+	Args   []string
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// subcommand runs one "meshbox NAME ..." command with the arguments after NAME.
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, env *Env, args []string) error
+}
+
+// subcommands lists every "meshbox NAME" command. Without a known NAME,
+// meshbox serves (relay + bridge).
+func subcommands() map[string]subcommand {
+	return map[string]subcommand{
+		"serve":   {"run the relay and the bridge (the default)", serveCmd},
+		"send":    {"send one frame to a relay: send URL TYPE JSON", sendCmd},
+		"request": {"send a request and print the reply: request URL TYPE JSON", requestCmd},
+		"listen":  {"print frames from a relay as JSON lines: listen URL [TYPE...]", listenCmd},
+		"nodes":   {"print a relay's roster: nodes URL", nodesCmd},
+		"check":   {"validate a config and print the resolved wiring", checkCmd},
+		"pins":    {"print the 40-pin header of the detected or named board", pinsCmd},
+		"qr":      {"print the pairing QR again (-png FILE writes an image)", qrCmd},
+		"update":  {"install a new meshbox binary: update URL|FILE", updateCmd},
+		"version": {"print the version", versionCmd},
+	}
+}
+
+func run(ctx context.Context, env *Env) error {
+	args := env.Args
+	cmds := subcommands()
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		if args[0] == "help" {
+			usage(env.Stdout, cmds)
+			return nil
+		}
+		c, ok := cmds[args[0]]
+		if !ok {
+			usage(env.Stderr, cmds)
+			return usageError(fmt.Sprintf("unknown command %q", args[0]))
+		}
+		return c.run(ctx, env, args[1:])
+	}
+	return serveCmd(ctx, env, args)
+}
+
+func usage(w io.Writer, cmds map[string]subcommand) {
+	fmt.Fprintln(w, "usage: meshbox [serve] [-listen ADDR] [-config PATH] [-sim] [-open]")
+	fmt.Fprintln(w, "       meshbox COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+}
+
+// usageError is a bad command line (exit code 2).
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// exitCode maps an error from run to a process exit code: 2 for a bad command
+// line, 1 otherwise (systemd restarts on non-zero).
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// version is stamped at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+func versionCmd(_ context.Context, env *Env, _ []string) error {
+	fmt.Fprintln(env.Stdout, "meshbox", version)
+	return nil
+}

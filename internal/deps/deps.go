@@ -1,0 +1,19 @@
+package deps
+import (
+	_ "periph.io/x/conn/v3/i2c/i2ctest"
+	_ "periph.io/x/conn/v3/gpio/gpiotest"
+	_ "periph.io/x/host/v3/gpioioctl"
+	_ "periph.io/x/host/v3/sysfs"
+	_ "github.com/gorilla/websocket"
+	_ "go.bug.st/serial"
+	_ "github.com/goccy/go-yaml"
+	_ "github.com/google/uuid"
+	_ "github.com/skip2/go-qrcode"
+	_ "github.com/makiuchi-d/gozxing/qrcode"
+	_ "github.com/chromedp/chromedp"
+	_ "github.com/hashicorp/mdns"
+	_ "github.com/coreos/go-systemd/v22/daemon"
+	_ "github.com/creack/pty"
+	_ "github.com/eclipse/paho.golang/autopaho"
+	_ "golang.org/x/sync/errgroup"
+)
