@@ -1,15 +1,163 @@
 package main
 
-// Owned by the config helper. Placeholder until implemented.
+// Owned by the config engineer: "meshbox check" and "meshbox pins".
 
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/meshbox/meshbox/board"
+	"github.com/meshbox/meshbox/internal/config"
 )
 
-func checkCmd(ctx context.Context, env *Env, args []string) error {
-	return errors.New("not implemented yet")
+// checkCmd validates a config file and prints the resolved wiring. Problems
+// go to stderr one per line as FILE:LINE: FIELD: reason; the exit status is
+// then non-zero.
+func checkCmd(_ context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	path := fs.String("config", config.DefaultPath, "config file to check")
+	model := fs.String("board", "", "resolve board: auto against this model (default: detected, else "+board.Default+")")
+	demo := fs.Bool("demo", false, "check the built-in demo config instead of a file")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: meshbox check [-config PATH] [-board MODEL] [-demo]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("check: unexpected argument %q", fs.Arg(0)))
+	}
+	detected, err := boardFlag(*model)
+	if err != nil {
+		return usageError(err.Error())
+	}
+	var cfg *config.Config
+	if *demo {
+		cfg = config.Demo()
+	} else {
+		cfg, err = config.LoadFor(*path, detected)
+		if err != nil {
+			return reportConfigError(env.Stderr, *path, err)
+		}
+	}
+	if err := cfg.WriteWiring(env.Stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "\nok: %d outputs, %d inputs, %d sensors, %d serial devices\n",
+		len(cfg.Outputs), len(cfg.Inputs), len(cfg.Sensors), len(cfg.Serial))
+	return nil
 }
-func pinsCmd(ctx context.Context, env *Env, args []string) error {
-	return errors.New("not implemented yet")
+
+// reportConfigError prints each config problem on its own line and returns
+// a one-line summary for main to print.
+func reportConfigError(w io.Writer, path string, err error) error {
+	var list config.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	for _, e := range list {
+		fmt.Fprintln(w, e)
+	}
+	n := "1 problem"
+	if len(list) != 1 {
+		n = fmt.Sprintf("%d problems", len(list))
+	}
+	return fmt.Errorf("%s: %s", path, n)
+}
+
+// pinsCmd prints the header of the named, configured or detected board,
+// with meshbox's assignments when -config is given.
+func pinsCmd(_ context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("pins", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	model := fs.String("board", "", "board model: "+strings.Join(board.Models(), ", ")+" (default: detected, else "+board.Default+")")
+	path := fs.String("config", "", "also show the pins this config uses")
+	demo := fs.Bool("demo", false, "show the built-in demo's pins")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: meshbox pins [-board MODEL] [-config PATH] [-demo]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("pins: unexpected argument %q", fs.Arg(0)))
+	}
+	named, err := boardFlag(*model)
+	if err != nil {
+		return usageError(err.Error())
+	}
+	var cfg *config.Config
+	switch {
+	case *demo:
+		cfg = config.Demo()
+	case *path != "":
+		cfg, err = config.LoadFor(*path, named)
+		if err != nil {
+			return reportConfigError(env.Stderr, *path, err)
+		}
+	}
+	m, note := named, ""
+	switch {
+	case *model != "":
+	case cfg != nil && cfg.Board != "auto":
+		m = cfg.Board
+	case m == "":
+		m, note = board.Default, fmt.Sprintf("(board not detected; showing %s, choose another with -board)\n", board.Default)
+	}
+	h, err := board.Lookup(m)
+	if err != nil {
+		return usageError(err.Error())
+	}
+	io.WriteString(env.Stdout, note)
+	var assigned map[int]string
+	if cfg != nil {
+		assigned = cfg.Assignments()
+	}
+	if err := h.Render(env.Stdout, assigned); err != nil {
+		return err
+	}
+	if cfg != nil {
+		var other []string
+		for _, o := range cfg.Outputs {
+			if o.Pin.Chip != "" {
+				other = append(other, fmt.Sprintf("  %s %s on %s", o.Kind, o.ID, o.Pin))
+			}
+		}
+		for _, in := range cfg.Inputs {
+			if in.Pin.Chip != "" {
+				other = append(other, fmt.Sprintf("  input %s on %s", in.ID, in.Pin))
+			}
+		}
+		if len(other) > 0 {
+			sort.Strings(other)
+			fmt.Fprintf(env.Stdout, "\nnot on the header:\n%s\n", strings.Join(other, "\n"))
+		}
+	}
+	return nil
+}
+
+// boardFlag returns the canonical model named by -board, or the detected
+// board when the flag is empty ("" when detection fails).
+func boardFlag(name string) (string, error) {
+	if name != "" {
+		m, ok := board.Canonical(name)
+		if !ok {
+			return "", fmt.Errorf("unknown board %q (known: %s)", name, strings.Join(board.Models(), ", "))
+		}
+		return m, nil
+	}
+	m, err := board.DetectFS(os.ReadFile)
+	if err != nil {
+		return "", nil
+	}
+	return m, nil
 }

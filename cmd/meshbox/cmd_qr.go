@@ -1,12 +1,149 @@
 package main
 
-// Owned by the pairing helper. Placeholder until implemented.
+// Owned by the pairing engineer: "meshbox qr".
 
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/pairing"
 )
 
-func qrCmd(ctx context.Context, env *Env, args []string) error {
-	return errors.New("not implemented yet")
+// qrCmd prints the pairing QR (the §15.1 JSON) to the console again, with
+// the page address and the token, and optionally writes it as a PNG. It
+// reads the same token sources as serve: MESH_AUTH_TOKEN, the config's
+// token, then the token serve generated in the state directory.
+func qrCmd(_ context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("qr", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	path := fs.String("config", config.DefaultPath, "config file (the built-in demo when the default file is missing)")
+	pngFile := fs.String("png", "", "also write the QR code as a PNG image to `FILE`")
+	listen := fs.String("listen", "", "listen address of the running box (default: the config's, :8765)")
+	invert := fs.Bool("invert", false, "draw dark modules (for terminals with a light background)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: meshbox qr [-config PATH] [-png FILE] [-listen ADDR] [-invert]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("qr: unexpected argument %q", fs.Arg(0)))
+	}
+	cfg, err := loadConfigOrDemo(*path, *path == config.DefaultPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	token, err := qrToken(env.Getenv, cfg)
+	if err != nil {
+		return err
+	}
+	p, err := pairingPayload(cfg, token, pairing.Resolver{Logger: logger})
+	if err != nil {
+		return err
+	}
+	q, err := pairing.NewQR(p.JSON())
+	if err != nil {
+		return err
+	}
+	printPairing(env, q, p, *invert)
+	if *pngFile != "" {
+		img, err := q.PNG(512)
+		if err != nil {
+			return err
+		}
+		// The image carries the token: readable by the owner only.
+		if err := os.WriteFile(*pngFile, img, 0o600); err != nil {
+			return fmt.Errorf("qr: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "wrote %s\n", *pngFile)
+	}
+	return nil
+}
+
+// printPairing writes the console QR, the payload and the page address.
+func printPairing(env *Env, q *pairing.QR, p pairing.Payload, invert bool) {
+	fmt.Fprint(env.Stdout, q.Text(invert))
+	fmt.Fprintf(env.Stdout, "pairing: %s\n", p.JSON())
+	fmt.Fprintf(env.Stdout, "page:    %s/\n", pairing.HTTPURL(p.URL))
+	if p.Token != "" {
+		fmt.Fprintf(env.Stdout, "token:   %s\n", p.Token)
+	} else {
+		fmt.Fprintln(env.Stdout, "token:   none (open relay)")
+	}
+}
+
+// loadConfigOrDemo loads path; when the file is missing and optional (the
+// default path), it returns the built-in demo.
+func loadConfigOrDemo(path string, optional bool) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		return cfg, nil
+	}
+	if optional && errors.Is(err, fs.ErrNotExist) {
+		return config.Demo(), nil
+	}
+	return nil, err
+}
+
+// qrToken reads the token serve uses, from the same sources in the same
+// order (serve_state.go): none with auth: none; MESH_AUTH_TOKEN; the
+// config's token; the token serve generated in its state directory
+// (MESHBOX_STATE_DIR, state_dir, /var/lib/meshbox, then serve's fallbacks
+// for a non-root run). Unlike serve it never generates one: a token the
+// running box does not know would pair nobody.
+func qrToken(getenv func(string) string, cfg *config.Config) (string, error) {
+	switch {
+	case strings.EqualFold(cfg.Auth, "none"):
+		return "", nil
+	case getenv("MESH_AUTH_TOKEN") != "":
+		return getenv("MESH_AUTH_TOKEN"), nil
+	case cfg.Token != "":
+		return cfg.Token, nil
+	}
+	dir := getenv("MESHBOX_STATE_DIR")
+	if dir == "" {
+		dir = cfg.StateDir
+	}
+	if dir == "" {
+		dir = config.DefaultStateDir
+	}
+	dirs := []string{dir}
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		dirs = append(dirs, filepath.Join(x, "meshbox"))
+	} else if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".local", "state", "meshbox"))
+	}
+	var firstErr error
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, tokenFile))
+		if err == nil && strings.TrimSpace(string(b)) != "" {
+			return strings.TrimSpace(string(b)), nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if errors.Is(firstErr, fs.ErrPermission) {
+		return "", fmt.Errorf("cannot read the box's token: %w (run as root or the meshbox user: sudo meshbox qr)", firstErr)
+	}
+	if firstErr != nil {
+		return "", fmt.Errorf("read the box's token: %w", firstErr)
+	}
+	return "", fmt.Errorf("no token in %s yet: start meshbox once (it generates one), or set MESH_AUTH_TOKEN", filepath.Join(dir, tokenFile))
 }

@@ -1,12 +1,274 @@
 package main
 
-// Owned by the relay helper (later: bridge, page, appliance hooks). Placeholder until implemented.
+// serve: the meshbox process — config → relay → (bridge, page, …) → one HTTP
+// port. Owned by the relay engineer; the bridge, page and appliance hooks
+// plug in at the two marked places (routes and components).
 
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/relay"
 )
 
+// shutdownTimeout bounds the graceful stop (relay 1001 closes + HTTP).
+const shutdownTimeout = 5 * time.Second
+
+// serveOptions are the serve command line.
+type serveOptions struct {
+	listen     string
+	listenSet  bool // -listen given explicitly (wins over the config file)
+	configPath string
+	sim        bool
+	open       bool
+}
+
+// box is one running meshbox: everything serve builds, shared by the
+// components that plug into it.
+type box struct {
+	env  *Env
+	log  *slog.Logger
+	opts serveOptions
+
+	cfg      *config.Config // loaded or built-in demo config
+	stateDir string         // writable state directory (token, restore states, pairing)
+
+	token       string // shared key; "" = open relay
+	tokenSource string // where the token came from (for logs; never the token)
+
+	relay *relay.Server
+	mux   *http.ServeMux // plain HTTP (GET / …); WebSocket upgrades go to relay
+
+	// components run alongside the HTTP server until the context ends.
+	components []component
+
+	hw *hardware // the hardware bridge (serve_bridge.go); nil until addComponents
+}
+
+// component is a long-running part of the box (the bridge, sd_notify, …).
+// run must return when ctx is done; an error stops the whole box.
+type component struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
 func serveCmd(ctx context.Context, env *Env, args []string) error {
-	return errors.New("not implemented yet")
+	return serve(ctx, env, args, nil)
+}
+
+func parseServeFlags(env *Env, args []string) (serveOptions, error) {
+	var o serveOptions
+	fs := flag.NewFlagSet("meshbox serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&o.listen, "listen", config.DefaultListen, "`address` to serve WebSocket and HTTP on")
+	fs.StringVar(&o.configPath, "config", "", "config `file` (default "+config.DefaultPath+" when present, else the built-in demo)")
+	fs.BoolVar(&o.sim, "sim", false, "use simulated hardware")
+	fs.BoolVar(&o.open, "open", false, "run the relay without authentication (LAN open mode; warned)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return o, usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "listen" {
+			o.listenSet = true
+		}
+	})
+	return o, nil
+}
+
+// serve runs the box until ctx is done. ln, when not nil, is used instead of
+// listening on the configured address (tests).
+func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error {
+	opts, err := parseServeFlags(env, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	b := &box{
+		env:  env,
+		opts: opts,
+		log:  slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel(env.Getenv)})),
+		mux:  http.NewServeMux(),
+	}
+	if err := b.loadConfig(); err != nil {
+		return err
+	}
+	b.stateDir = b.resolveStateDir()
+	if err := b.resolveToken(); err != nil {
+		return err
+	}
+	rcfg := b.cfg.Relay
+	if err := rcfg.ApplyEnv(env.Getenv); err != nil {
+		return fmt.Errorf("relay settings: %w", err)
+	}
+	rcfg.AuthToken = b.token
+	b.relay = relay.New(rcfg, b.log)
+
+	b.routes()
+	defer b.closeBridge() // bridge: exit states on return and on panic (serve_bridge.go)
+	if err := b.addComponents(ctx); err != nil {
+		return err
+	}
+	return b.run(ctx, ln)
+}
+
+// loadConfig reads -config, else the default file when present, else the
+// built-in demo (simulated board).
+func (b *box) loadConfig() error {
+	path := b.opts.configPath
+	if path == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			path = config.DefaultPath
+		}
+	}
+	if path == "" {
+		b.cfg = config.Demo()
+		b.log.Info("no config file, using the built-in demo config", "hint", "meshbox -config FILE")
+	} else {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return err
+		}
+		b.cfg = cfg
+		b.log.Info("config loaded", "path", path)
+	}
+	return nil
+}
+
+// listenAddr is -listen when given, else the config's listen, else :8765.
+func (b *box) listenAddr() string {
+	if b.opts.listenSet || b.cfg.Listen == "" {
+		return b.opts.listen
+	}
+	return b.cfg.Listen
+}
+
+// routes registers the plain-HTTP handlers.
+//
+// HOOK: the page, /metrics, pairing endpoints … register here on b.mux.
+func (b *box) routes() {
+	// The page (GET /, /layout.json, /pairing.png, /healthz, /metrics) is
+	// registered by addPage (serve_page.go), once the bridge exists.
+}
+
+// addComponents creates the long-running parts that join the relay.
+//
+// HOOK: the bridge (b.relay.Pipe, b.cfg, b.opts.sim), sd_notify, mDNS …
+// append themselves to b.components here.
+func (b *box) addComponents(ctx context.Context) error {
+	if err := b.addBridge(ctx); err != nil { // boot states before listening (serve_bridge.go)
+		return err
+	}
+	if err := b.addLinks(); err != nil { // mqtt: and upstream: (serve_upstream.go)
+		return err
+	}
+	if err := b.addPage(ctx); err != nil { // page, pairing, layout push, mDNS (serve_page.go)
+		return err
+	}
+	return nil
+}
+
+// handler sends WebSocket upgrades (any path) to the relay, the rest to mux.
+func (b *box) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			b.relay.ServeHTTP(w, b.relayRequest(r)) // the page's own origin (serve_page.go)
+			return
+		}
+		b.mux.ServeHTTP(w, r)
+	})
+}
+
+// run serves until ctx is done or a component fails, then stops gracefully:
+// every WebSocket is closed with 1001 and the HTTP server is shut down.
+func (b *box) run(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", b.listenAddr()); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           b.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
+	}
+	b.log.Info("meshbox serving", "version", version, "listen", ln.Addr().String(),
+		"auth", b.authMode(), "token_source", b.tokenSource, "state_dir", b.stateDir, "sim", b.opts.sim)
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1+len(b.components))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, c := range b.components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(cctx); err != nil && cctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", c.name, err)
+			}
+		}()
+	}
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		b.log.Info("shutting down")
+	case failure = <-errc:
+		b.log.Error("stopping", "err", failure)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer scancel()
+	var rerr, herr error
+	var sw sync.WaitGroup
+	sw.Add(2)
+	go func() { defer sw.Done(); rerr = b.relay.Close(sctx) }()
+	go func() { defer sw.Done(); herr = srv.Shutdown(sctx) }()
+	sw.Wait()
+	cancel()
+	wg.Wait()
+	if rerr != nil || herr != nil {
+		b.log.Warn("unclean shutdown", "relay", rerr, "http", herr)
+	}
+	b.log.Info("stopped", "stats", fmt.Sprintf("%+v", b.relay.Stats()))
+	return failure
+}
+
+func (b *box) authMode() string {
+	if b.token == "" {
+		return "none"
+	}
+	return "token"
+}
+
+// logLevel reads MESHBOX_LOG_LEVEL (debug, info, warn, error; default info).
+func logLevel(getenv func(string) string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(getenv("MESHBOX_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }

@@ -17,13 +17,20 @@ type Config struct {
 	Channel string `yaml:"channel"` // default "home"; §4.4 grammar
 	Token   string `yaml:"token"`   // shared key; MESH_AUTH_TOKEN wins; empty = generated and stored in StateDir
 	Auth    string `yaml:"auth"`    // "" (token) or "none" (open relay, warned)
-	Board   string `yaml:"board"`   // "auto" (default), "pi-zero", "pi-zero-2w", "pi3", "pi4", "pi5"
-	Listen  string `yaml:"listen"`  // default ":8765"
+	// Board is "auto" (default), "pi-zero", "pi-zero-2w", "pi3", "pi4", "pi5"
+	// or an alias ("pi400", "zero2w", ...); Load stores the canonical name.
+	Board  string `yaml:"board"`
+	Listen string `yaml:"listen"` // default ":8765"
+	// BoardModel is the header pins were resolved against: Board, or for
+	// "auto" the model passed to ParseFor/LoadFor, else board.Default (pi4;
+	// every supported model has the same GPIO numbering on its header).
+	BoardModel string `yaml:"-"`
 	// StateDir keeps the generated token, restore states, pairing data (default /var/lib/meshbox).
 	StateDir string `yaml:"state_dir"`
 	// AdvertiseURL overrides the ws:// URL put in the pairing QR and layout.
 	AdvertiseURL string `yaml:"advertise_url"`
 
+	// Relay holds the embedded relay's knobs; zero fields get relay.DefaultConfig().
 	Relay relay.Config `yaml:"relay"`
 
 	Outputs    []Output       `yaml:"outputs"`
@@ -32,8 +39,8 @@ type Config struct {
 	Serial     []SerialDevice `yaml:"serial"`
 	Interlocks []Interlock    `yaml:"interlocks"`
 
-	// ActuationRate: the most output changes per second per output (default 5);
-	// further commands are refused with command_ack ok:false.
+	// ActuationRate: the most output changes per second per output (default 5;
+	// must be > 0); further commands are refused with command_ack ok:false.
 	ActuationRate float64 `yaml:"actuation_rate"`
 
 	Pairing  Pairing   `yaml:"pairing"`
@@ -45,11 +52,17 @@ type Config struct {
 
 // Pin is a GPIO line: a BCM number on the board's header, or a line on a named
 // chip ("gpiochip0:17" in YAML). Phys, when set ("phys:11"), is the header pin.
+//
+// YAML forms: 17, "17", "GPIO17", "BCM17", "phys:11" or "pin11" (header pin,
+// resolved through the board), "gpiochip0:17" (chip and line, not checked
+// against the header). After Load, header pins have BCM, Line (= BCM) and
+// Phys set; chip lines have BCM -1, Chip and Line.
 type Pin struct {
 	BCM  int    // -1 when Chip is set
 	Chip string // "" = header chip
 	Line int
 	Raw  string // as written, for messages
+	Phys int    // physical header pin 1..40 (0 for chip lines)
 }
 
 // Output kinds.
@@ -68,18 +81,18 @@ type Output struct {
 	Kind       string        `yaml:"kind"`        // switch (default) | momentary | pwm
 	Boot       string        `yaml:"boot"`        // off (default) | on | restore; pwm: off|restore
 	Exit       string        `yaml:"exit"`        // off (default) | on | keep
-	Pulse      time.Duration `yaml:"pulse"`       // momentary pulse length (default 500ms)
-	Frequency  float64       `yaml:"frequency"`   // pwm Hz (default 1000)
-	PWMChip    int           `yaml:"pwm_chip"`    // /sys/class/pwm/pwmchipN (default from board)
-	PWMChannel int           `yaml:"pwm_channel"` // channel (default from board)
+	Pulse      time.Duration `yaml:"pulse"`       // momentary pulse length, also the "pulse" command on a switch (default 500ms; pwm: 0)
+	Frequency  float64       `yaml:"frequency"`   // pwm Hz (default 1000; 0 for other kinds)
+	PWMChip    int           `yaml:"pwm_chip"`    // /sys/class/pwm/pwmchipN (pwm only; default from the board's table unless written)
+	PWMChannel int           `yaml:"pwm_channel"` // channel (pwm only; default from the board's table unless written)
 	MaxOn      time.Duration `yaml:"max_on"`      // auto-off after this long on (0 = never)
 	Icon       string        `yaml:"icon"`
 }
 
 // Input is a button, switch or contact read by the bridge.
 type Input struct {
-	ID        string        `yaml:"id"`
-	Label     string        `yaml:"label"`
+	ID        string        `yaml:"id"`    // §4.4 grammar, unique among all ids
+	Label     string        `yaml:"label"` // default: ID
 	Pin       Pin           `yaml:"pin"`
 	Pull      string        `yaml:"pull"` // up (default) | down | none
 	ActiveLow bool          `yaml:"active_low"`
@@ -106,13 +119,15 @@ const (
 
 // Sensor is a periodically read device whose fields become metrics.
 type Sensor struct {
-	ID       string        `yaml:"id"`
-	Label    string        `yaml:"label"`
+	ID    string `yaml:"id"`    // §4.4 grammar, unique among all ids
+	Label string `yaml:"label"` // default: ID
+	// Driver is one of the Driver* constants or an alias internal/sensor
+	// accepts ("lm75", "tmp105"); stored lower-case.
 	Driver   string        `yaml:"driver"`
-	Bus      string        `yaml:"bus"`      // I²C bus, default "1"
-	Address  uint16        `yaml:"address"`  // I²C address (driver default when 0)
-	Path     string        `yaml:"path"`     // sysfs path (ds18b20 device dir or id, cputemp)
-	Interval time.Duration `yaml:"interval"` // default 2s
+	Bus      string        `yaml:"bus"`      // I²C bus, default "1" (I²C drivers only; "" for others)
+	Address  uint16        `yaml:"address"`  // I²C address (driver default when 0, from sensor.Drivers: bme280 0x76, sht3x 0x44, bh1750 0x23, ads1115 0x48, ina219 0x40, tmp102 0x48)
+	Path     string        `yaml:"path"`     // sysfs path (ds18b20 device dir or id, "" = first 28-* device; cputemp default /sys/class/thermal/thermal_zone0/temp)
+	Interval time.Duration `yaml:"interval"` // default 2s; at least 100ms
 	// Fields selects and renames the driver's fields: metric key -> driver field.
 	// Empty = every driver field as "<id>_<field>".
 	Fields []Field `yaml:"fields"`
@@ -120,11 +135,11 @@ type Sensor struct {
 
 // Field is one metric published by a sensor.
 type Field struct {
-	Name   string  `yaml:"name"`   // metric key in the metrics frame
-	Source string  `yaml:"source"` // driver field (temperature, humidity, pressure, lux, ch0.., voltage, current, power)
-	Unit   string  `yaml:"unit"`
-	Label  string  `yaml:"label"`
-	Min    float64 `yaml:"min"` // gauge range (driver default when both 0)
+	Name   string  `yaml:"name"`   // metric key in the metrics frame (required; §4.4 grammar)
+	Source string  `yaml:"source"` // driver field (temperature, humidity, pressure, lux, ch0.., voltage, current, power); default: Name
+	Unit   string  `yaml:"unit"`   // default: the driver field's unit (°C, %RH, hPa, lx, V, A, W) for sensors
+	Label  string  `yaml:"label"`  // default: Name
+	Min    float64 `yaml:"min"`    // gauge range (driver default when both 0)
 	Max    float64 `yaml:"max"`
 	Scale  float64 `yaml:"scale"`  // multiply (default 1)
 	Offset float64 `yaml:"offset"` // then add
@@ -139,9 +154,9 @@ const (
 
 // SerialDevice is a microcontroller or instrument on a UART/USB serial port.
 type SerialDevice struct {
-	ID      string `yaml:"id"`
-	Label   string `yaml:"label"`
-	Port    string `yaml:"port"`
+	ID      string `yaml:"id"`      // §4.4 grammar, unique among all ids
+	Label   string `yaml:"label"`   // default: ID
+	Port    string `yaml:"port"`    // required: /dev/ttyUSB0, /dev/serial0 (reserves BCM14/15), ...
 	Baud    int    `yaml:"baud"`    // default 115200
 	Framing string `yaml:"framing"` // kv (default) | json | text
 	// Commands maps a command name (phone {"msg_type":"command","command":name}
@@ -153,9 +168,9 @@ type SerialDevice struct {
 // Interlock is a group of outputs of which at most one may be on; switching
 // between them waits DeadTime with all off.
 type Interlock struct {
-	ID       string        `yaml:"id"`
-	Outputs  []string      `yaml:"outputs"`
-	DeadTime time.Duration `yaml:"dead_time"`
+	ID       string        `yaml:"id"`        // default "interlock<N>" (1-based)
+	Outputs  []string      `yaml:"outputs"`   // at least two switch output ids
+	DeadTime time.Duration `yaml:"dead_time"` // default 0 (no pause)
 }
 
 // Pairing controls when the QR (and so the token) is shown on the page.
@@ -217,4 +232,8 @@ type Upstream struct {
 	Name    string `yaml:"name"`    // default: Name
 	Channel string `yaml:"channel"` // default: Channel
 	CAFile  string `yaml:"ca_file"`
+	// IDPrefix namespaces control ids on the upstream link (default
+	// "<name>.", so many boxes share one dashboard); "" sends plain ids,
+	// for remote access to a single box.
+	IDPrefix *string `yaml:"id_prefix"`
 }

@@ -42,4 +42,14 @@ type Config struct {
 	BroadcastRoles []string `yaml:"broadcast_roles"`
 	RouteRoles     []string `yaml:"route_roles"`
 	MonitorRoles   []string `yaml:"monitor_roles"`
+
+	// PipeRateLimit is the inbound frame rate limit for in-process members
+	// (Pipe): frames per second, 0 = the default (1000), negative disables
+	// (MESHBOX_PIPE_RATE_LIMIT). In-process members are trusted code that may
+	// publish many sensors, so they get a higher ceiling than sockets; it still
+	// exists so a runaway loop cannot flood every phone.
+	PipeRateLimit int `yaml:"pipe_rate_limit"`
+	// QueueBytes caps the bytes queued per connection (4 MiB); together with
+	// QueueSize it bounds the memory a slow consumer can pin.
+	QueueBytes int64 `yaml:"queue_bytes"`
 }

@@ -1,0 +1,143 @@
+package main
+
+// Owned by the bridge engineer: the hardware bridge's part of serve. serve.go
+// calls addBridge from addComponents (before the listener exists, so every
+// output is in its boot state before a client can connect) and defers
+// closeBridge (exit states when serve returns, also on a panic).
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/bridge"
+	"github.com/meshbox/meshbox/internal/gpio"
+	"github.com/meshbox/meshbox/internal/gpio/linuxhost"
+	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/wire"
+)
+
+// hardware is the bridge and the host it drives.
+type hardware struct {
+	host   gpio.Host
+	sim    *simhost.Board // nil on real hardware
+	bridge *bridge.Bridge
+	// member is the bridge's membership in the embedded relay; set by the
+	// bridge component once it has joined (nil before).
+	member atomic.Pointer[bridge.Member]
+	// onPairing is called when the pairing input is pressed (set by the
+	// pairing code with setPairingButton).
+	onPairing atomic.Pointer[func()]
+}
+
+// Member returns the bridge's relay membership, nil until joined.
+func (h *hardware) Member() *bridge.Member { return h.member.Load() }
+
+// setPairingButton sets what the pairing input does.
+func (h *hardware) setPairingButton(fn func()) { h.onPairing.Store(&fn) }
+
+// simBoardKey carries a *simhost.Board in a context: tests hand serve the
+// board they inspect.
+type simBoardKey struct{}
+
+func withSimBoard(ctx context.Context, b *simhost.Board) context.Context {
+	return context.WithValue(ctx, simBoardKey{}, b)
+}
+
+// joinTimeout bounds the wait for the bridge's first admission.
+const joinTimeout = 5 * time.Second
+
+// addBridge opens the hardware, drives every output to its boot state, and
+// adds the bridge component (join the relay through its pipe, run the
+// sensor/input/serial loops, exit states when stopped).
+func (b *box) addBridge(ctx context.Context) error {
+	log := b.log.With("component", "bridge")
+	hw := &hardware{}
+	host, board, err := b.openHost(ctx, log)
+	if err != nil {
+		return err
+	}
+	hw.host, hw.sim = host, board
+	cfg := *b.cfg // shallow copy: the bridge keeps restore states in the resolved state dir
+	cfg.StateDir = b.stateDir
+	br, err := bridge.New(&cfg, host, bridge.Options{
+		Logger: log,
+		OnPairingButton: func() {
+			if fn := hw.onPairing.Load(); fn != nil {
+				(*fn)()
+			}
+		},
+	})
+	if err != nil {
+		host.Close()
+		return fmt.Errorf("bridge: %w", err)
+	}
+	hw.bridge = br
+	b.hw = hw
+	log.Info("outputs in their boot state", "outputs", len(cfg.Outputs), "inputs", len(cfg.Inputs),
+		"sensors", len(cfg.Sensors), "serial", len(cfg.Serial), "host", host.String())
+	b.components = append(b.components, component{name: "bridge", run: func(ctx context.Context) error {
+		defer br.Shutdown()
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+		m, err := br.Join(jctx, bridge.JoinOptions{
+			Token:  b.token,
+			Logger: log,
+			Dial: func(ctx context.Context) (wire.Transport, error) {
+				return b.relay.Pipe(ctx, "bridge")
+			},
+		})
+		if err != nil {
+			return err
+		}
+		hw.member.Store(m)
+		defer m.Close()
+		return br.Run(ctx)
+	}})
+	return nil
+}
+
+// openHost picks the hardware: the simulated board with -sim, when no GPIO
+// chip is present, or when no config file was given (the built-in demo
+// never drives real pins); the Linux GPIO host otherwise.
+func (b *box) openHost(ctx context.Context, log *slog.Logger) (gpio.Host, *simhost.Board, error) {
+	sim := func(why string) (gpio.Host, *simhost.Board, error) {
+		log.Info("simulated hardware: " + why)
+		board, _ := ctx.Value(simBoardKey{}).(*simhost.Board)
+		if board == nil {
+			board = simhost.New(simhost.Options{Seed: uint64(time.Now().UnixNano()), Logger: log})
+		}
+		return board, board, nil
+	}
+	switch {
+	case b.opts.sim:
+		return sim("-sim")
+	case !linuxhost.Available():
+		return sim("no GPIO chip found")
+	case b.cfg.Path == "":
+		return sim("no config file; the built-in demo runs on the simulated board")
+	}
+	h, err := linuxhost.New(linuxhost.Options{Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open GPIO: %w", err)
+	}
+	return h, nil, nil
+}
+
+// closeBridge is deferred by serve: it drives the exit states (idempotent)
+// and closes the host; on a panic it does so before re-panicking.
+func (b *box) closeBridge() {
+	r := recover()
+	if b.hw != nil {
+		if r != nil {
+			b.log.Error("panic: driving outputs to their exit state", "panic", fmt.Sprint(r))
+		}
+		b.hw.bridge.Shutdown()
+		b.hw.host.Close()
+	}
+	if r != nil {
+		panic(r)
+	}
+}

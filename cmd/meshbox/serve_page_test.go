@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/meshbox/meshbox/internal/gpio"
+	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/layout"
+	"github.com/meshbox/meshbox/internal/pairing"
+)
+
+func httpGet(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func decodePNG(t *testing.T, b []byte) pairing.Payload {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p pairing.Payload
+	if err := json.Unmarshal([]byte(res.GetText()), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestServePage checks the page's wiring in serve: health once the bridge
+// joined, the layout, the pairing QR, metrics, and the page's own origin
+// admitted by the relay while foreign origins are not.
+func TestServePage(t *testing.T) {
+	const tok = "serve-page-token-123"
+	addr, _, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": tok}, "-sim", "-listen", "127.0.0.1:1")
+	base := "http://" + addr
+	var code int
+	var body []byte
+	for i := 0; i < 100; i++ {
+		if code, body = httpGet(t, base+"/healthz", ""); code == 200 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 200 || string(body) != "ready\n" {
+		t.Fatalf("healthz: %d %q\n%s", code, body, logs)
+	}
+	if code, body = httpGet(t, base+"/", ""); code != 200 || !bytes.Contains(body, []byte("/assets/app.js")) {
+		t.Fatalf("GET /: %d", code)
+	}
+	code, body = httpGet(t, base+"/layout.json", tok)
+	if code != 200 {
+		t.Fatalf("layout.json: %d", code)
+	}
+	if err := layout.Validate(body, nil); err != nil {
+		t.Fatalf("served layout: %v", err)
+	}
+	var l layout.Layout
+	if err := json.Unmarshal(body, &l); err != nil || l.Connection == nil || l.Connection.Token == nil || *l.Connection.Token != tok {
+		t.Fatalf("layout connection: %s", body)
+	}
+	code, body = httpGet(t, base+"/pairing.png", "")
+	if code != 200 {
+		t.Fatalf("pairing.png during the boot window: %d", code)
+	}
+	if p := decodePNG(t, body); p.Token != tok || p.Channel != "home" || p.Role != "controller" || !strings.HasPrefix(p.URL, "ws://") ||
+		strings.Contains(p.URL, "127.0.0.1") {
+		t.Fatalf("pairing payload %+v", p)
+	}
+	if _, body = httpGet(t, base+"/metrics", ""); !bytes.Contains(body, []byte(`meshbox_output_switches_total{output="lamp"} 0`)) ||
+		!bytes.Contains(body, []byte("meshbox_relay_members 1")) {
+		t.Fatalf("metrics:\n%s", body)
+	}
+
+	dial := func(origin string) error {
+		hdr := http.Header{"Origin": {origin}}
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", hdr)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		_ = ws.WriteJSON(map[string]any{"id": "1", "type": "identify", "reply_to": nil,
+			"payload": map[string]any{"name": "page-test", "channel": "home", "token": tok}})
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var f map[string]any
+		if err := ws.ReadJSON(&f); err != nil {
+			return err
+		}
+		if f["type"] != "welcome" {
+			t.Fatalf("got %v", f)
+		}
+		return nil
+	}
+	if err := dial(base); err != nil {
+		t.Fatalf("the page's own origin was refused: %v", err)
+	}
+	if err := dial("http://evil.example"); err == nil {
+		t.Fatal("a foreign origin was admitted")
+	} else if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1008 {
+		t.Fatalf("foreign origin: %v", err)
+	}
+}
+
+// TestQRCommand runs "meshbox qr" with each token source serve uses.
+func TestQRCommand(t *testing.T) {
+	dir := t.TempDir()
+	pngPath := filepath.Join(dir, "qr.png")
+	var out bytes.Buffer
+	env := &Env{Getenv: func(k string) string {
+		return map[string]string{"MESH_AUTH_TOKEN": "env-token-value", "MESHBOX_STATE_DIR": dir}[k]
+	}, Stdout: &out, Stderr: io.Discard}
+	if err := qrCmd(context.Background(), env, []string{"-config", "../../examples/greenhouse.yaml", "-png", pngPath, "-listen", ":9000"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := decodePNG(t, b)
+	if p.Token != "env-token-value" || p.Channel != "garden" || !strings.HasSuffix(p.URL, ":9000") {
+		t.Fatalf("payload %+v", p)
+	}
+	if st, _ := os.Stat(pngPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("PNG mode %v: it carries the token", st.Mode().Perm())
+	}
+	text := out.String()
+	if !strings.Contains(text, "▀") || !strings.Contains(text, "token:   env-token-value") || !strings.Contains(text, string(p.JSON())) {
+		t.Fatalf("console output:\n%s", text)
+	}
+
+	// No env, no config token: the token serve generated in the state dir.
+	stored, _, err := loadOrCreateToken(filepath.Join(dir, tokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	env.Getenv = func(k string) string { return map[string]string{"MESHBOX_STATE_DIR": dir}[k] }
+	if err := qrCmd(context.Background(), env, []string{"-config", "../../examples/greenhouse.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "token:   "+stored) {
+		t.Fatalf("stored token not used:\n%s", out.String())
+	}
+	// Nothing stored yet: an error, and no token is made up.
+	empty := t.TempDir()
+	env.Getenv = func(k string) string {
+		return map[string]string{"MESHBOX_STATE_DIR": empty, "XDG_STATE_HOME": empty}[k]
+	}
+	if err := qrCmd(context.Background(), env, []string{"-config", "../../examples/greenhouse.yaml"}); err == nil ||
+		!strings.Contains(err.Error(), "start meshbox once") {
+		t.Fatalf("no stored token: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(empty, tokenFile)); err == nil {
+		t.Fatal("meshbox qr generated a token")
+	}
+	if err := qrCmd(context.Background(), env, []string{"stray"}); err == nil {
+		t.Fatal("stray argument accepted")
+	}
+}
+
+// TestServePairingButton: the pairing window closes after its configured
+// length, and pressing the configured pairing input opens it again.
+func TestServePairingButton(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "meshbox.yaml")
+	cfgText := "name: pairtest\nboard: pi4\noutputs:\n  - {id: lamp, pin: 17}\n" +
+		"inputs:\n  - {id: pair, label: Pair button, pin: 26, active_low: true, pairing: true}\npairing:\n  window: 1s\nmdns:\n  disabled: true\n"
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	board := simhost.New(simhost.Options{Seed: 1, Empty: true})
+	defer board.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MESH_AUTH_TOKEN": "pair-token-123456", "MESHBOX_STATE_DIR": dir}
+	logs := &syncBuf{}
+	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs}
+	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, e, []string{"-sim", "-config", cfgPath}, ln) }()
+	defer func() {
+		cancel()
+		<-served
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	sessionOpen := func() (bool, string) {
+		code, body := httpGet(t, base+"/api/session", "")
+		if code != 200 {
+			return false, ""
+		}
+		var s struct {
+			Pairing struct{ Open bool } `json:"pairing"`
+			Token   string              `json:"token"`
+		}
+		_ = json.Unmarshal(body, &s)
+		return s.Pairing.Open, s.Token
+	}
+	waitFor := func(want bool) {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			if open, tok := sessionOpen(); open == want && (tok != "") == want {
+				return
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		t.Fatalf("pairing never became open=%v", want)
+	}
+	waitFor(false) // the 1s boot window closed
+	if code, body := httpGet(t, base+"/pairing.png", ""); code != 403 || !bytes.Contains(body, []byte("Pair button")) {
+		t.Fatalf("pairing.png while closed: %d %s", code, body)
+	}
+	if err := board.Press(gpio.Line{Offset: 26}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(true)
+	if !strings.Contains(logs.String(), "pairing opened by the pairing button") {
+		t.Error("the button press is not logged")
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/meshbox/meshbox/internal/config"
+)
+
+// tokenFile is the generated shared key inside the state directory.
+const tokenFile = "token" // the name the pairing code (serve_page.go, meshbox qr) reads
+
+// resolveStateDir picks the state directory: MESHBOX_STATE_DIR, else the
+// config's state_dir, else /var/lib/meshbox. When it is not writable (a
+// laptop without root), it falls back to $XDG_STATE_HOME/meshbox or
+// ~/.local/state/meshbox, with a log line.
+func (b *box) resolveStateDir() string {
+	dir := b.env.Getenv("MESHBOX_STATE_DIR")
+	if dir == "" && b.cfg != nil {
+		dir = b.cfg.StateDir
+	}
+	if dir == "" {
+		dir = config.DefaultStateDir
+	}
+	if writableDir(dir) {
+		return dir
+	}
+	fb := b.env.Getenv("XDG_STATE_HOME")
+	if fb != "" {
+		fb = filepath.Join(fb, "meshbox")
+	} else if home, err := os.UserHomeDir(); err == nil {
+		fb = filepath.Join(home, ".local", "state", "meshbox")
+	}
+	if fb != "" && writableDir(fb) {
+		b.log.Warn("state directory not writable, using a fallback", "wanted", dir, "using", fb)
+		return fb
+	}
+	b.log.Warn("no writable state directory; generated secrets will not persist", "wanted", dir)
+	return dir
+}
+
+// writableDir creates dir if needed and checks a file can be created in it.
+func writableDir(dir string) bool {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return true
+}
+
+// resolveToken decides the relay's shared key: -open or auth: none ⇒ none
+// (warned); else MESH_AUTH_TOKEN; else the config's token; else the one
+// stored in the state directory, generated (mode 0600) on first start.
+func (b *box) resolveToken() error {
+	switch {
+	case b.opts.open:
+		b.token, b.tokenSource = "", "-open"
+	case b.cfg != nil && strings.EqualFold(b.cfg.Auth, "none"):
+		b.token, b.tokenSource = "", "config auth: none"
+	case b.env.Getenv("MESH_AUTH_TOKEN") != "":
+		b.token, b.tokenSource = b.env.Getenv("MESH_AUTH_TOKEN"), "env MESH_AUTH_TOKEN"
+	case b.cfg != nil && b.cfg.Token != "":
+		b.token, b.tokenSource = b.cfg.Token, "config file"
+	default:
+		tok, created, err := loadOrCreateToken(filepath.Join(b.stateDir, tokenFile))
+		if err != nil {
+			return fmt.Errorf("auth token: %w (set MESH_AUTH_TOKEN, or use -open)", err)
+		}
+		b.token = tok
+		b.tokenSource = "stored in " + filepath.Join(b.stateDir, tokenFile)
+		if created {
+			b.tokenSource = "generated, " + b.tokenSource
+		}
+	}
+	if b.token == "" {
+		b.log.Warn("AUTHENTICATION IS OFF: anyone on the network can join the relay", "reason", b.tokenSource)
+	} else {
+		b.log.Info("auth token", "source", b.tokenSource, "hint", tokenHint(b.token))
+	}
+	return nil
+}
+
+// tokenHint shows enough of the token to tell two apart, never all of it.
+func tokenHint(t string) string {
+	if len(t) < 12 {
+		return "(" + fmt.Sprint(len(t)) + " chars)"
+	}
+	return t[:4] + "…"
+}
+
+// loadOrCreateToken reads the token at path, or creates a random one there
+// (mode 0600) when the file does not exist or is empty.
+func loadOrCreateToken(path string) (tok string, created bool, err error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if tok = strings.TrimSpace(string(data)); tok != "" {
+			return tok, false, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", false, err
+	}
+	tok = base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".token-*")
+	if err != nil {
+		return "", false, err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", false, err
+	}
+	if _, err := tmp.WriteString(tok + "\n"); err != nil {
+		tmp.Close()
+		return "", false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", false, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", false, err
+	}
+	return tok, true, nil
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs serve in-process on a loopback port and returns its
+// address, a stop function (the SIGTERM equivalent) and the log.
+func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stop func() error, logs *syncBuf) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := env["MESHBOX_STATE_DIR"]; !ok {
+		env["MESHBOX_STATE_DIR"] = t.TempDir()
+	}
+	logs = &syncBuf{}
+	e := &Env{Args: args, Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, e, args, ln) }()
+	var once sync.Once
+	var serr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case serr = <-done:
+			case <-time.After(10 * time.Second):
+				serr = errors.New("serve did not return")
+			}
+		})
+		return serr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return ln.Addr().String(), stop, logs
+}
+
+func dialIdentify(t *testing.T, addr string, payload map[string]any) (*websocket.Conn, map[string]any) {
+	t.Helper()
+	var ws *websocket.Conn
+	var err error
+	for i := 0; i < 100; i++ { // serve may still be starting
+		if ws, _, err = websocket.DefaultDialer.Dial("ws://"+addr+"/any/path?x=1", nil); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	b, _ := json.Marshal(map[string]any{"id": "1", "type": "identify", "payload": payload, "reply_to": nil})
+	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			return ws, map[string]any{"error": err}
+		}
+		var f map[string]any
+		_ = json.Unmarshal(msg, &f)
+		if f["type"] == "welcome" {
+			return ws, f
+		}
+	}
+}
+
+func TestServeRelayAndShutdown(t *testing.T) {
+	addr, stop, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "s3cret-token-value"}, "-sim", "-listen", "127.0.0.1:1")
+	ws, f := dialIdentify(t, addr, map[string]any{"name": "phone", "token": "s3cret-token-value"})
+	if f["type"] != "welcome" {
+		t.Fatalf("identify: %v", f)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "meshbox") {
+		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
+	}
+	_, bad := dialIdentify(t, addr, map[string]any{"name": "intruder", "token": "nope"})
+	if ce, ok := bad["error"].(*websocket.CloseError); !ok || ce.Code != 1008 {
+		t.Fatalf("bad token: %v", bad)
+	}
+
+	go func() { _ = stop() }()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ce *websocket.CloseError
+	for {
+		if _, _, err = ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("client saw %v, want close 1001", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "s3cret-token-value") {
+		t.Fatal("the token appears in the log")
+	}
+	if !strings.Contains(out, "env MESH_AUTH_TOKEN") || !strings.Contains(out, "listen=127.0.0.1:") {
+		t.Fatalf("log lacks the token source or the address:\n%s", out)
+	}
+}
+
+func TestServeGeneratesAndKeepsToken(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop, logs := startServe(t, map[string]string{"MESHBOX_STATE_DIR": dir})
+	path := filepath.Join(dir, tokenFile)
+	st, err := os.Stat(path)
+	for i := 0; err != nil && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		st, err = os.Stat(path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v", st.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(path)
+	tok := strings.TrimSpace(string(raw))
+	if len(tok) < 24 {
+		t.Fatalf("weak token %q", tok)
+	}
+	if _, f := dialIdentify(t, addr, map[string]any{"name": "p", "token": tok}); f["type"] != "welcome" {
+		t.Fatalf("generated token refused: %v", f)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Fatal("token logged")
+	}
+	// A second start reuses it.
+	addr2, _, _ := startServe(t, map[string]string{"MESHBOX_STATE_DIR": dir})
+	if _, f := dialIdentify(t, addr2, map[string]any{"name": "p", "token": tok}); f["type"] != "welcome" {
+		t.Fatalf("stored token not reused: %v", f)
+	}
+}
+
+func TestServeOpenMode(t *testing.T) {
+	addr, _, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "ignored-when-open"}, "-open")
+	if _, f := dialIdentify(t, addr, map[string]any{"name": "anyone"}); f["type"] != "welcome" {
+		t.Fatalf("open mode refused: %v", f)
+	}
+	if !strings.Contains(logs.String(), "AUTHENTICATION IS OFF") {
+		t.Fatal("no warning for open mode")
+	}
+}
+
+func TestServeBadFlagsAndEnv(t *testing.T) {
+	e := &Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
+	if err := serve(context.Background(), e, []string{"-nope"}, nil); exitCode(err) != 2 {
+		t.Fatalf("bad flag: %v", err)
+	}
+	env := map[string]string{"MESH_RATE_LIMIT": "fast", "MESHBOX_STATE_DIR": t.TempDir(), "MESH_AUTH_TOKEN": "x"}
+	e.Getenv = func(k string) string { return env[k] }
+	err := serve(context.Background(), e, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "MESH_RATE_LIMIT") {
+		t.Fatalf("bad env: %v", err)
+	}
+}
+
+func TestStateDirFallback(t *testing.T) {
+	// A path below a regular file is unwritable even for root.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ro := filepath.Join(file, "state")
+	xdg := t.TempDir()
+	logs := &syncBuf{}
+	b := &box{env: &Env{Getenv: func(k string) string {
+		return map[string]string{"MESHBOX_STATE_DIR": ro, "XDG_STATE_HOME": xdg}[k]
+	}}}
+	b.log = newTestLogger(logs)
+	if got := b.resolveStateDir(); got != filepath.Join(xdg, "meshbox") {
+		t.Fatalf("state dir %s", got)
+	}
+	if !strings.Contains(logs.String(), "fallback") {
+		t.Fatalf("no log line: %s", logs.String())
+	}
+}
+
+func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -1,0 +1,307 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// inMsg is a command payload, read leniently (any field may have any type).
+type inMsg map[string]json.RawMessage
+
+func (m inMsg) str(k string) string {
+	raw, ok := m[k]
+	if !ok || len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+func (m inMsg) value() any {
+	if raw, ok := m["value"]; ok {
+		return raw
+	}
+	return nil
+}
+
+type ackMsg struct {
+	MsgType string `json:"msg_type"`
+	CmdID   string `json:"cmd_id"`
+	To      string `json:"to,omitempty"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+}
+
+type snapshotMsg struct {
+	MsgType  string         `json:"msg_type"`
+	To       string         `json:"to,omitempty"`
+	V        uint64         `json:"v"`
+	Controls map[string]any `json:"controls"`
+}
+
+// HandleBroadcast handles the payload of a broadcast frame from the mesh:
+// commands (cmd, set, command) and control_sync_request. Anything else
+// (including the bridge's own echoes) is ignored.
+func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
+	if len(payload) == 0 || payload[0] != '{' {
+		return
+	}
+	var m inMsg
+	if json.Unmarshal(payload, &m) != nil {
+		return
+	}
+	switch mt := m.str("msg_type"); mt {
+	case "cmd", "set", "command":
+		_, err := b.execute(ctx, mt, m)
+		b.ack(ctx, m, err)
+	case "control_sync_request":
+		b.SendSnapshot(ctx, m.str("from"))
+	}
+}
+
+// SendSnapshot broadcasts a control_snapshot addressed to (may be empty).
+func (b *Bridge) SendSnapshot(ctx context.Context, to string) {
+	v, controls := b.Snapshot()
+	b.broadcast(ctx, snapshotMsg{MsgType: "control_snapshot", To: to, V: v, Controls: controls})
+}
+
+// RoutedTypes lists the routed (route_msg inner) frame types the bridge
+// answers; the mesh adapter registers a handler for each.
+func (b *Bridge) RoutedTypes() []string {
+	ts := []string{"set", "cmd", "command", "get-control-state", "get_state"}
+	for _, o := range b.outList {
+		ts = append(ts, "set_"+o.cfg.ID)
+	}
+	return ts
+}
+
+// HandleRouted answers a routed frame of type typ. The reply is
+// {"ok":true,"target":id,"state":value} or {"ok":false,"error":reason};
+// nil for a type the bridge does not handle.
+func (b *Bridge) HandleRouted(ctx context.Context, typ string, payload json.RawMessage) any {
+	var m inMsg
+	if len(payload) > 0 && payload[0] == '{' {
+		if json.Unmarshal(payload, &m) != nil {
+			return map[string]any{"ok": false, "error": "malformed payload"}
+		}
+	}
+	if m == nil {
+		m = inMsg{}
+	}
+	switch {
+	case typ == "get-control-state" || typ == "get_state":
+		_, controls := b.Snapshot()
+		var ids []string
+		if raw, ok := m["ids"]; ok && json.Unmarshal(raw, &ids) == nil && len(ids) > 0 {
+			sel := make(map[string]any, len(ids))
+			for _, id := range ids {
+				if v, ok := controls[id]; ok {
+					sel[id] = v
+				}
+			}
+			controls = sel
+		}
+		return map[string]any{"ok": true, "values": controls}
+	case typ == "set" || typ == "cmd" || typ == "command":
+	case strings.HasPrefix(typ, "set_"):
+		target := strings.TrimPrefix(typ, "set_")
+		v := m.value()
+		if v == nil {
+			if raw, ok := m["target"]; ok {
+				v = raw
+			} else if len(payload) > 0 && payload[0] != '{' {
+				v = payload
+			}
+		}
+		nm := inMsg{"target": mustJSON(target)}
+		if v != nil {
+			nm["value"] = toRaw(v)
+		}
+		for _, k := range []string{"_cmd", "_from"} {
+			if raw, ok := m[k]; ok {
+				nm[k] = raw
+			}
+		}
+		m, typ = nm, "set"
+	default:
+		return nil
+	}
+	res, err := b.execute(ctx, typ, m)
+	b.ack(ctx, m, err)
+	if err != nil {
+		return map[string]any{"ok": false, "error": err.Error()}
+	}
+	rep := map[string]any{"ok": true}
+	if res.target != "" {
+		rep["target"] = res.target
+		rep["state"] = res.state
+	}
+	return rep
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func toRaw(v any) json.RawMessage {
+	if r, ok := v.(json.RawMessage); ok {
+		return r
+	}
+	return mustJSON(v)
+}
+
+// ack answers a command that carried _cmd.
+func (b *Bridge) ack(ctx context.Context, m inMsg, err error) {
+	if err != nil {
+		b.stats.commandsFailed.Add(1)
+	} else {
+		b.stats.commandsOK.Add(1)
+	}
+	id := m.str("_cmd")
+	if id == "" {
+		return
+	}
+	a := ackMsg{MsgType: "command_ack", CmdID: id, To: m.str("_from"), OK: err == nil}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	b.broadcast(ctx, a)
+}
+
+type result struct {
+	target string
+	state  any
+}
+
+// execute runs one command message (msg_type cmd, set or command).
+func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error) {
+	if mt == "command" {
+		return b.command(ctx, m)
+	}
+	target := m.str("target")
+	if target == "" {
+		target = m.str("key")
+	}
+	if target == "" {
+		return result{}, fmt.Errorf("%w: missing target", ErrUnknownTarget)
+	}
+	v, err := b.Apply(ctx, target, m.value(), m.str("_from"))
+	return result{target, v}, err
+}
+
+// command runs {"msg_type":"command","command":NAME,...}.
+func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
+	name := m.str("command")
+	target := m.str("target")
+	switch name {
+	case "all_off":
+		return result{}, b.AllOff(ctx)
+	case "pulse", "toggle", "on", "off":
+		o := b.outputs[target]
+		if o == nil {
+			return result{}, unknownTarget(target)
+		}
+		var v any
+		var err error
+		switch name {
+		case "pulse":
+			d := o.pulse
+			var ms float64
+			if raw, ok := m["ms"]; ok && json.Unmarshal(raw, &ms) == nil && ms > 0 {
+				d = time.Duration(ms * float64(time.Millisecond))
+			}
+			if o.kind == "pwm" {
+				return result{}, fmt.Errorf("%w: pulse needs a switch or momentary output", ErrBadValue)
+			}
+			v, err = b.setOutput(ctx, o, true, d)
+		case "toggle":
+			o.dom.mu.Lock()
+			on := o.isOn()
+			o.dom.mu.Unlock()
+			v, err = b.setOutput(ctx, o, !on, 0)
+		case "on":
+			v, err = b.setOutput(ctx, o, true, 0)
+		default:
+			v, err = b.setOutput(ctx, o, false, 0)
+		}
+		return result{target, v}, err
+	}
+	// A serial device command.
+	if d := b.serials[target]; d != nil {
+		return result{}, b.serialCommand(d, name, m.value())
+	}
+	if target == "" {
+		for _, d := range b.serialList {
+			if _, ok := d.cfg.Commands[name]; ok {
+				return result{}, b.serialCommand(d, name, m.value())
+			}
+		}
+	}
+	if name == "" {
+		return result{}, fmt.Errorf("%w: missing command", ErrUnknownCmd)
+	}
+	return result{}, fmt.Errorf("%w: %q", ErrUnknownCmd, name)
+}
+
+func unknownTarget(t string) error { return fmt.Errorf("%w: %q", ErrUnknownTarget, t) }
+
+// Apply drives target to value exactly as a phone cmd does (the page and
+// MQTT use it): value is a bool, number, or their string forms. It returns
+// the control's value afterwards (bool, or percent for PWM). Targets are
+// output ids, "<serial id>.<command>" and "<serial id>" with a command name
+// as value. from names the requester (logging only).
+func (b *Bridge) Apply(ctx context.Context, target string, value any, from string) (any, error) {
+	if b.closing.Load() {
+		return nil, ErrClosed
+	}
+	if o := b.outputs[target]; o != nil {
+		v, err := b.setOutput(ctx, o, value, 0)
+		if err != nil && !errors.Is(err, ErrRateLimited) {
+			b.log.Warn("command failed", "target", target, "from", from, "err", err)
+		}
+		return v, err
+	}
+	if d := b.serials[target]; d != nil {
+		name := valueString(value)
+		return nil, b.serialCommand(d, name, nil)
+	}
+	if i := strings.LastIndexByte(target, '.'); i > 0 {
+		if d := b.serials[target[:i]]; d != nil {
+			return nil, b.serialCommand(d, target[i+1:], value)
+		}
+	}
+	b.mu.Lock()
+	_, known := b.values[target]
+	b.mu.Unlock()
+	if known {
+		return nil, fmt.Errorf("%w: %q", ErrReadOnly, target)
+	}
+	return nil, unknownTarget(target)
+}
+
+// AllOff switches every output off (interlocks and rate limits do not
+// apply), broadcasting each change.
+func (b *Bridge) AllOff(ctx context.Context) error {
+	if b.closing.Load() {
+		return ErrClosed
+	}
+	var errs []error
+	for _, o := range b.outList {
+		o.dom.mu.Lock()
+		var out []change
+		if err := b.setLocked(ctx, o, o.offValue(), false, 0, &out); err != nil {
+			errs = append(errs, err)
+		}
+		b.publish(ctx, out)
+		o.dom.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,468 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/gpio"
+)
+
+// Output defaults (the config loader fills them too; the bridge does not
+// rely on it).
+const (
+	defaultPulse     = 500 * time.Millisecond
+	defaultFrequency = 1000.0
+	defaultRate      = 5.0
+)
+
+// domain serialises every change of a set of outputs that share an
+// interlock group (transitively); an output without a group has its own.
+type domain struct{ mu sync.Mutex }
+
+// peer is another member of one of an output's interlock groups.
+type peer struct {
+	o    *output
+	dead time.Duration
+}
+
+type output struct {
+	// Immutable after New.
+	cfg   config.Output
+	kind  string
+	out   gpio.Output // switch, momentary
+	pwm   gpio.PWM    // pwm
+	freq  float64
+	pulse time.Duration
+	dom   *domain
+	peers []peer
+
+	// Guarded by dom.mu.
+	value    any       // bool, or float64 percent for pwm
+	offAt    time.Time // last on->off
+	tokens   float64   // rate limiter
+	lastTake time.Time
+	timer    *time.Timer // pulse end or max_on
+	gen      uint64      // invalidates a stale timer
+	shut     bool        // exit state driven; no more changes
+	exited   any         // the exit value driven (value keeps the last commanded one for restore)
+	switches uint64
+}
+
+func (o *output) isOn() bool {
+	switch v := o.value.(type) {
+	case bool:
+		return v
+	case float64:
+		return v > 0
+	}
+	return false
+}
+
+func (o *output) offValue() any {
+	if o.kind == config.KindPWM {
+		return 0.0
+	}
+	return false
+}
+
+func outputLine(p config.Pin) gpio.Line {
+	if p.Chip != "" {
+		return gpio.Line{Chip: p.Chip, Offset: p.Line}
+	}
+	return gpio.Line{Offset: p.BCM}
+}
+
+// openOutputs opens every output at its boot state, honouring interlocks
+// (a second member of a group that would boot on boots off).
+func (b *Bridge) openOutputs() error {
+	restored := b.loadState()
+	for _, oc := range b.cfg.Outputs {
+		if oc.Boot == "restore" {
+			b.persistOn = b.cfg.StateDir != ""
+		}
+	}
+	// Lock domains: union of interlock groups.
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if p, ok := parent[x]; ok && p != x {
+			r := find(p)
+			parent[x] = r
+			return r
+		}
+		return x
+	}
+	for _, g := range b.cfg.Interlocks {
+		for _, id := range g.Outputs[min(1, len(g.Outputs)):] {
+			parent[find(id)] = find(g.Outputs[0])
+		}
+	}
+	doms := map[string]*domain{}
+	for _, oc := range b.cfg.Outputs {
+		kind := oc.Kind
+		if kind == "" {
+			kind = config.KindSwitch
+		}
+		o := &output{cfg: oc, kind: kind, freq: oc.Frequency, pulse: oc.Pulse}
+		if o.freq <= 0 {
+			o.freq = defaultFrequency
+		}
+		if o.pulse <= 0 {
+			o.pulse = defaultPulse
+		}
+		root := find(oc.ID)
+		if doms[root] == nil {
+			doms[root] = &domain{}
+		}
+		o.dom = doms[root]
+		b.outputs[oc.ID] = o
+		b.outList = append(b.outList, o)
+	}
+	for _, g := range b.cfg.Interlocks {
+		for _, a := range g.Outputs {
+			for _, c := range g.Outputs {
+				oa, oc := b.outputs[a], b.outputs[c]
+				if a != c && oa != nil && oc != nil {
+					oa.peers = append(oa.peers, peer{o: oc, dead: g.DeadTime})
+				}
+			}
+		}
+	}
+	for _, o := range b.outList {
+		want := b.bootValue(o, restored)
+		if o.isOnValue(want) {
+			for _, p := range o.peers {
+				if p.o.isOn() {
+					b.log.Warn("interlock: output boots off, a group member is already on", "output", o.cfg.ID, "other", p.o.cfg.ID)
+					want = o.offValue()
+					break
+				}
+			}
+		}
+		if err := b.openOutput(o, want); err != nil {
+			return err
+		}
+		o.value = want
+		o.tokens = b.rate()
+		b.record(o.cfg.ID, want)
+		if o.isOn() && o.cfg.MaxOn > 0 {
+			o.dom.mu.Lock()
+			b.armTimer(o, o.cfg.MaxOn, "max_on")
+			o.dom.mu.Unlock()
+		}
+		b.log.Debug("output ready", "output", o.cfg.ID, "kind", o.kind, "boot", o.cfg.Boot, "value", want)
+	}
+	return nil
+}
+
+func (o *output) isOnValue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case float64:
+		return x > 0
+	}
+	return false
+}
+
+func (b *Bridge) bootValue(o *output, restored map[string]any) any {
+	switch o.cfg.Boot {
+	case "on":
+		if o.kind == config.KindPWM {
+			return 100.0
+		}
+		if o.kind == config.KindMomentary {
+			return false
+		}
+		return true
+	case "restore":
+		v, ok := restored[o.cfg.ID]
+		if !ok || o.kind == config.KindMomentary {
+			return o.offValue()
+		}
+		if o.kind == config.KindPWM {
+			if p, err := toPercent(v); err == nil {
+				return p
+			}
+			return 0.0
+		}
+		if on, err := toBool(v); err == nil {
+			return on
+		}
+	}
+	return o.offValue()
+}
+
+func (b *Bridge) openOutput(o *output, want any) error {
+	if o.kind == config.KindPWM {
+		p, err := b.host.PWM(gpio.PWMRef{Chip: o.cfg.PWMChip, Channel: o.cfg.PWMChannel, Pin: o.cfg.Pin.BCM})
+		if err != nil {
+			return fmt.Errorf("output %s: open pwm: %w", o.cfg.ID, err)
+		}
+		o.pwm = p
+		if err := o.drive(want); err != nil {
+			return fmt.Errorf("output %s: %w", o.cfg.ID, err)
+		}
+		return nil
+	}
+	on, _ := want.(bool)
+	out, err := b.host.Output(outputLine(o.cfg.Pin), on != o.cfg.ActiveLow)
+	if err != nil {
+		return fmt.Errorf("output %s: open %s: %w", o.cfg.ID, o.cfg.Pin.Raw, err)
+	}
+	o.out = out
+	return nil
+}
+
+// drive writes a logical value to the hardware (active-low inverted).
+func (o *output) drive(v any) error {
+	if o.kind == config.KindPWM {
+		pct, _ := v.(float64)
+		duty := pct / 100
+		if o.cfg.ActiveLow {
+			duty = 1 - duty
+		}
+		if o.pwm == nil {
+			return nil
+		}
+		return o.pwm.Set(o.freq, duty)
+	}
+	on, _ := v.(bool)
+	if o.out == nil {
+		return nil
+	}
+	return o.out.Out(on != o.cfg.ActiveLow)
+}
+
+func (b *Bridge) rate() float64 {
+	if b.cfg.ActuationRate > 0 {
+		return b.cfg.ActuationRate
+	}
+	return defaultRate
+}
+
+// take consumes one actuation token. Guarded by o.dom.mu.
+func (b *Bridge) take(o *output, now time.Time) bool {
+	r := b.rate()
+	burst := math.Max(1, r)
+	if !o.lastTake.IsZero() {
+		o.tokens = math.Min(burst, o.tokens+now.Sub(o.lastTake).Seconds()*r)
+	}
+	o.lastTake = now
+	if o.tokens < 1 {
+		return false
+	}
+	o.tokens--
+	return true
+}
+
+// desired converts a command value for o.
+func (o *output) desired(v any) (any, error) {
+	if o.kind == config.KindPWM {
+		return toPercent(v)
+	}
+	return toBool(v)
+}
+
+// change is one applied output change, published after the hardware write.
+type change struct {
+	id    string
+	value any
+}
+
+// setLocked applies want to o. Guarded by o.dom.mu. user selects rate
+// limiting; hold overrides the automatic off timer (pulse length).
+// Published changes are appended to *out in the order they happened.
+func (b *Bridge) setLocked(ctx context.Context, o *output, want any, user bool, hold time.Duration, out *[]change) error {
+	if o.shut {
+		return ErrClosed
+	}
+	if want == o.value && hold == 0 {
+		return nil
+	}
+	now := time.Now()
+	wasOn := o.isOn()
+	if user && o.kind != config.KindPWM && want != o.value && !b.take(o, now) {
+		b.stats.rateLimited.Add(1)
+		return ErrRateLimited
+	}
+	if o.isOnValue(want) && !wasOn {
+		// Break before make.
+		var wait time.Duration
+		for _, p := range o.peers {
+			if p.o.isOn() {
+				if err := b.applyLocked(p.o, p.o.offValue(), out); err != nil {
+					return fmt.Errorf("interlock: switching %s off: %w", p.o.cfg.ID, err)
+				}
+			}
+			if !p.o.offAt.IsZero() {
+				if w := p.o.offAt.Add(p.dead).Sub(now); w > wait {
+					wait = w
+				}
+			}
+		}
+		if wait > 0 {
+			b.publish(ctx, *out)
+			*out = (*out)[:0]
+			if err := sleepCtx(ctx, wait); err != nil {
+				return err
+			}
+			if o.shut {
+				return ErrClosed
+			}
+		}
+	}
+	if want != o.value {
+		if err := b.applyLocked(o, want, out); err != nil {
+			return err
+		}
+	}
+	// Timers: momentary pulse, pulse command, max_on.
+	switch {
+	case !o.isOn():
+	case hold > 0:
+		b.armTimer(o, hold, "pulse")
+	case o.kind == config.KindMomentary:
+		b.armTimer(o, o.pulse, "pulse")
+	case o.cfg.MaxOn > 0 && !wasOn:
+		b.armTimer(o, o.cfg.MaxOn, "max_on")
+	}
+	return nil
+}
+
+// applyLocked writes v to the hardware and records it. Guarded by o.dom.mu.
+func (b *Bridge) applyLocked(o *output, v any, out *[]change) error {
+	wasOn := o.isOn()
+	if err := o.drive(v); err != nil {
+		b.stats.hardwareErrors.Add(1)
+		return fmt.Errorf("%w: %s: %v", ErrHardware, o.cfg.ID, err)
+	}
+	o.value = v
+	o.switches++
+	b.stats.switches.Add(1)
+	if wasOn && !o.isOn() {
+		o.offAt = time.Now()
+		o.stopTimer()
+	}
+	b.record(o.cfg.ID, v)
+	if b.persistOn {
+		select {
+		case b.persistKick <- struct{}{}:
+		default:
+		}
+	}
+	*out = append(*out, change{o.cfg.ID, v})
+	return nil
+}
+
+func (o *output) stopTimer() {
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	o.gen++
+}
+
+// armTimer switches o off after d. Guarded by o.dom.mu.
+func (b *Bridge) armTimer(o *output, d time.Duration, why string) {
+	o.stopTimer()
+	gen := o.gen
+	o.timer = time.AfterFunc(d, func() {
+		defer b.SafeExit()
+		o.dom.mu.Lock()
+		defer o.dom.mu.Unlock()
+		if o.gen != gen || o.shut {
+			return
+		}
+		o.timer = nil
+		var out []change
+		if err := b.applyLocked(o, o.offValue(), &out); err != nil {
+			b.log.Error("automatic off failed", "output", o.cfg.ID, "reason", why, "err", err)
+			return
+		}
+		if why == "max_on" {
+			b.log.Info("output switched off: max_on reached", "output", o.cfg.ID, "max_on", d)
+		}
+		b.publish(b.base, out)
+	})
+}
+
+// publish broadcasts a state frame per change.
+func (b *Bridge) publish(ctx context.Context, cs []change) {
+	for _, c := range cs {
+		b.broadcast(ctx, stateMsg{MsgType: "state", Target: c.id, Value: c.value})
+	}
+}
+
+type stateMsg struct {
+	MsgType string `json:"msg_type"`
+	Target  string `json:"target"`
+	Value   any    `json:"value"`
+}
+
+// setOutput is the one path for every output change requested from outside
+// (phone, page, MQTT, commands). It returns the value after the change.
+func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Duration) (any, error) {
+	want, err := o.desired(v)
+	if err != nil {
+		return nil, err
+	}
+	o.dom.mu.Lock()
+	defer o.dom.mu.Unlock()
+	var out []change
+	err = b.setLocked(ctx, o, want, true, hold, &out)
+	if len(out) == 0 || out[len(out)-1].id != o.cfg.ID {
+		// No change (or a refusal): tell everyone the actual state anyway,
+		// so a phone that showed an optimistic value re-syncs.
+		out = append(out, change{o.cfg.ID, o.value})
+	}
+	b.publish(ctx, out)
+	return o.value, err
+}
+
+// driveExit drives every opened output to its exit state and stops its
+// timers; after it no change is accepted.
+func (b *Bridge) driveExit() {
+	for _, o := range b.outList {
+		o.dom.mu.Lock()
+		o.stopTimer()
+		o.shut = true
+		var v any
+		switch o.cfg.Exit {
+		case "keep":
+			v = o.value
+		case "on":
+			if o.kind == config.KindPWM {
+				v = 100.0
+			} else {
+				v = true
+			}
+		default:
+			v = o.offValue()
+		}
+		if o.kind == config.KindMomentary {
+			v = false
+		}
+		if o.isOnValue(v) {
+			for _, p := range o.peers {
+				if pv := p.o.exited; (pv != nil && p.o.isOnValue(pv)) || (pv == nil && p.o.isOn()) {
+					b.log.Warn("interlock: output exits off, a group member is on", "output", o.cfg.ID, "other", p.o.cfg.ID)
+					v = o.offValue()
+					break
+				}
+			}
+		}
+		if (o.out != nil || o.pwm != nil) && v != nil {
+			if err := o.drive(v); err != nil {
+				b.log.Error("exit state", "output", o.cfg.ID, "err", err)
+			} else {
+				o.exited = v
+			}
+		}
+		o.dom.mu.Unlock()
+	}
+}

@@ -1,0 +1,156 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
+)
+
+const (
+	defaultInterval = 2 * time.Second
+	maxRetry        = time.Minute
+)
+
+type sensorRunner struct {
+	cfg config.Sensor // immutable
+}
+
+type errorMsg struct {
+	MsgType string `json:"msg_type"`
+	Source  string `json:"source"`
+	Error   string `json:"error"`
+	RetryMS int64  `json:"retry_ms"`
+}
+
+// runSensor opens the sensor and publishes a metrics frame per interval.
+// Failures (open or read) are logged, published as sensor_error, and retried
+// with exponential backoff; the sensor is reopened after a failure.
+func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
+	interval := s.cfg.Interval
+	if interval <= 0 {
+		interval = defaultInterval
+	}
+	bo := newBackoff(interval, max(interval, maxRetry))
+	var r SensorReader
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
+	fail := func(err error) bool {
+		b.stats.sensorErrors.Add(1)
+		d := bo.next()
+		b.log.Warn("sensor failed", "sensor", s.cfg.ID, "driver", s.cfg.Driver, "err", err, "retry", d)
+		b.broadcast(ctx, errorMsg{MsgType: "sensor_error", Source: s.cfg.ID, Error: err.Error(), RetryMS: d.Milliseconds()})
+		if r != nil {
+			r.Close()
+			r = nil
+		}
+		return sleepCtx(ctx, d) == nil
+	}
+	next := time.Now()
+	for ctx.Err() == nil {
+		if r == nil {
+			var err error
+			r, err = b.opts.OpenSensor(b.host, s.cfg)
+			if err != nil {
+				r = nil
+				if !fail(fmt.Errorf("open: %w", err)) {
+					return
+				}
+				continue
+			}
+		}
+		reading, err := r.Read(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !fail(err) {
+				return
+			}
+			next = time.Now()
+			continue
+		}
+		if bo.cur != 0 {
+			b.log.Info("sensor recovered", "sensor", s.cfg.ID)
+			bo.reset()
+		}
+		fields := SensorMetrics(s.cfg, reading)
+		b.stats.sensorReads.Add(1)
+		if len(fields) > 0 {
+			b.recordMany(fields)
+			b.broadcast(ctx, metricsMsg(s.cfg.ID, fields))
+		}
+		next = next.Add(interval)
+		if now := time.Now(); next.Before(now) {
+			next = now.Add(interval)
+		}
+		if sleepCtx(ctx, time.Until(next)) != nil {
+			return
+		}
+	}
+}
+
+// metricsMsg builds {"msg_type":"metrics","source":id, fields...}.
+func metricsMsg(source string, fields map[string]any) map[string]any {
+	m := make(map[string]any, len(fields)+2)
+	for k, v := range fields {
+		m[k] = v
+	}
+	m["msg_type"] = "metrics"
+	m["source"] = source
+	return m
+}
+
+// SensorMetrics maps one driver reading to metric keys: with no configured
+// fields every driver field becomes "<id>_<field>"; otherwise each
+// configured field takes its Source (default: its Name) from the reading,
+// times Scale (default 1) plus Offset. Non-finite values are dropped.
+func SensorMetrics(s config.Sensor, reading map[string]float64) map[string]any {
+	out := make(map[string]any, len(reading))
+	if len(s.Fields) == 0 {
+		for k, v := range reading {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				out[s.ID+"_"+k] = v
+			}
+		}
+		return out
+	}
+	for _, f := range s.Fields {
+		src := f.Source
+		if src == "" {
+			src = f.Name
+		}
+		v, ok := reading[src]
+		if !ok {
+			continue
+		}
+		v = scaled(f, v)
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[f.Name] = v
+		}
+	}
+	return out
+}
+
+func scaled(f config.Field, v float64) float64 {
+	if f.Scale != 0 {
+		v *= f.Scale
+	}
+	return v + f.Offset
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

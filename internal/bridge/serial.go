@@ -1,0 +1,209 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/gpio"
+)
+
+const (
+	defaultBaud       = 115200
+	serialReadTimeout = 250 * time.Millisecond
+	serialMinRetry    = 500 * time.Millisecond
+)
+
+var errNotConnected = errors.New("serial device not connected")
+
+type serialDev struct {
+	cfg config.SerialDevice // immutable
+
+	mu   sync.Mutex // guards port for writes
+	port gpio.SerialPort
+}
+
+// runSerial keeps the device open: it reads lines and publishes what they
+// parse to; an error (unplugged device, closed port) is reported and the
+// port reopened with exponential backoff.
+func (b *Bridge) runSerial(ctx context.Context, d *serialDev) {
+	bo := newBackoff(serialMinRetry, maxRetry)
+	for ctx.Err() == nil {
+		err := b.serveSerial(ctx, d, bo)
+		if ctx.Err() != nil {
+			return
+		}
+		b.stats.serialErrors.Add(1)
+		wait := bo.next()
+		b.log.Warn("serial device failed", "device", d.cfg.ID, "port", d.cfg.Port, "err", err, "retry", wait)
+		b.broadcast(ctx, errorMsg{MsgType: "sensor_error", Source: d.cfg.ID, Error: err.Error(), RetryMS: wait.Milliseconds()})
+		if sleepCtx(ctx, wait) != nil {
+			return
+		}
+	}
+}
+
+// serveSerial opens the port and reads it until an error.
+func (b *Bridge) serveSerial(ctx context.Context, d *serialDev, bo *backoff) error {
+	baud := d.cfg.Baud
+	if baud <= 0 {
+		baud = defaultBaud
+	}
+	p, err := b.host.Serial(d.cfg.Port, baud)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d.cfg.Port, err)
+	}
+	if err := p.SetReadTimeout(serialReadTimeout); err != nil {
+		p.Close()
+		return fmt.Errorf("set read timeout: %w", err)
+	}
+	d.mu.Lock()
+	d.port = p
+	d.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { p.Close() })
+	defer func() {
+		stop()
+		d.mu.Lock()
+		d.port = nil
+		d.mu.Unlock()
+		p.Close()
+	}()
+	b.log.Info("serial device open", "device", d.cfg.ID, "port", d.cfg.Port, "baud", baud)
+	buf := make([]byte, 512)
+	var line []byte
+	overlong := false
+	for {
+		n, err := p.Read(buf)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n == 0 && err == nil {
+			// Read timeout: check the device is still there.
+			if strings.HasPrefix(d.cfg.Port, "/dev/") {
+				if _, serr := os.Stat(d.cfg.Port); serr != nil {
+					return fmt.Errorf("device gone: %w", serr)
+				}
+			}
+			continue
+		}
+		data := buf[:n]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				line = append(line, data...)
+				if len(line) > maxLineLen {
+					line, overlong = line[:0], true
+				}
+				break
+			}
+			line = append(line, data[:i]...)
+			data = data[i+1:]
+			if !overlong {
+				b.serialLine(ctx, d, string(bytes.TrimRight(line, "\r")))
+				bo.reset()
+			} else {
+				b.log.Warn("serial line too long, dropped", "device", d.cfg.ID)
+			}
+			line, overlong = line[:0], false
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+	}
+}
+
+// serialLine publishes one received line.
+func (b *Bridge) serialLine(ctx context.Context, d *serialDev, line string) {
+	fields, err := SerialMetrics(d.cfg, line)
+	if err != nil {
+		if strings.TrimSpace(line) != "" {
+			b.stats.serialBadLines.Add(1)
+			b.log.Debug("serial line not parsed", "device", d.cfg.ID, "err", err)
+		}
+		return
+	}
+	b.stats.serialLines.Add(1)
+	b.recordMany(fields)
+	b.broadcast(ctx, metricsMsg(d.cfg.ID, fields))
+}
+
+// SerialMetrics parses one line of a serial device with its framing and
+// maps the keys to metric names: a configured field (matched by Source,
+// default Name) takes its Name and Scale/Offset; any other key becomes
+// "<id>_<key>". A text-framed device yields {"<id>": line}.
+func SerialMetrics(d config.SerialDevice, line string) (map[string]any, error) {
+	var parsed map[string]any
+	var err error
+	switch d.Framing {
+	case config.FramingText:
+		s, err := ParseText(line)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{d.ID: s}, nil
+	case config.FramingJSON:
+		parsed, err = ParseJSONLine([]byte(line))
+	default:
+		parsed, err = ParseKV(line)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(parsed))
+	for k, v := range parsed {
+		name := d.ID + "_" + k
+		for _, f := range d.Fields {
+			src := f.Source
+			if src == "" {
+				src = f.Name
+			}
+			if src == k {
+				name = f.Name
+				if x, ok := v.(float64); ok {
+					if y := scaled(f, x); !math.IsNaN(y) && !math.IsInf(y, 0) {
+						v = y
+					}
+				}
+				break
+			}
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// serialCommand writes the device's command name, with {{value}} replaced.
+func (b *Bridge) serialCommand(d *serialDev, name string, value any) error {
+	tmpl, ok := d.cfg.Commands[name]
+	if !ok {
+		return fmt.Errorf("%w: %s has no command %q", ErrUnknownCmd, d.cfg.ID, name)
+	}
+	// A value never adds a line: control characters are dropped.
+	val := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, valueString(value))
+	line := strings.ReplaceAll(tmpl, "{{value}}", val)
+	if !strings.HasSuffix(line, "\n") {
+		line += "\n"
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.port == nil {
+		return fmt.Errorf("%w: %s: %w", ErrHardware, d.cfg.ID, errNotConnected)
+	}
+	if _, err := d.port.Write([]byte(line)); err != nil {
+		return fmt.Errorf("%w: %s: write: %v", ErrHardware, d.cfg.ID, err)
+	}
+	b.stats.serialWrites.Add(1)
+	return nil
+}

@@ -1,0 +1,152 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/gpio"
+	"golang.org/x/sys/unix"
+)
+
+// openPTY returns the master side and the tty path of a new pseudo-terminal.
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	name := tty.Name()
+	// No echo: what the test writes as the device must not come back.
+	if tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); err == nil {
+		tio.Lflag &^= unix.ECHO | unix.ICANON
+		unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, tio)
+	}
+	// The bridge opens the tty itself; keeping our handle would hold the
+	// line open after the master goes away.
+	tty.Close()
+	t.Cleanup(func() { master.Close() })
+	return master, name
+}
+
+func serialConfig(port string, framing string) *config.Config {
+	return &config.Config{
+		Name: "meshbox",
+		Serial: []config.SerialDevice{{
+			ID: "uno", Port: port, Baud: 9600, Framing: framing,
+			Commands: map[string]string{"beep": "BEEP {{value}}", "reset": "RST"},
+			Fields:   []config.Field{{Name: "soil", Source: "m"}},
+		}},
+	}
+}
+
+func TestSerialOverPTY(t *testing.T) {
+	master, tty := openPTY(t)
+	h := newFakeHost()
+	b, m := newTest(t, serialConfig(tty, "kv"), h, Options{})
+	// The device talks: lines become metrics (with a partial write and CRLF).
+	deadline := time.Now().Add(5 * time.Second)
+	var got map[string]any
+	for got == nil && time.Now().Before(deadline) {
+		master.Write([]byte("m=512 t=2"))
+		time.Sleep(5 * time.Millisecond)
+		master.Write([]byte("1.5\r\n"))
+		select {
+		case f := <-m.ch:
+			if f["msg_type"] == "metrics" {
+				got = f
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if got == nil {
+		t.Fatal("no metrics from the serial device")
+	}
+	if got["source"] != "uno" || got["soil"] != 512.0 || got["uno_t"] != 21.5 {
+		t.Errorf("metrics = %v", got)
+	}
+	if _, snap := b.Snapshot(); snap["soil"] != 512.0 {
+		t.Errorf("snapshot soil = %v", snap["soil"])
+	}
+	// Commands are written as lines.
+	rd := bufio.NewReader(master)
+	lines := make(chan string, 8)
+	go func() {
+		for {
+			l, err := rd.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- strings.TrimRight(l, "\r\n")
+		}
+	}()
+	cmd(t, b, `{"msg_type":"command","command":"beep","target":"uno","value":"3\nRST","_cmd":"s1"}`)
+	m.wait(t, "ack", isMsg("command_ack", "cmd_id", "s1", "ok", true))
+	cmd(t, b, `{"msg_type":"cmd","target":"uno.beep","value":75}`)
+	cmd(t, b, `{"msg_type":"cmd","target":"uno","value":"reset"}`)
+	for _, want := range []string{"BEEP 3RST", "BEEP 75", "RST"} {
+		select {
+		case l := <-lines:
+			if l != want {
+				t.Errorf("device got %q, want %q", l, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("device did not get %q", want)
+		}
+	}
+	cmd(t, b, `{"msg_type":"command","command":"nuke","target":"uno","_cmd":"s2"}`)
+	m.wait(t, "ack", isMsg("command_ack", "cmd_id", "s2", "ok", false))
+}
+
+func TestSerialUnplugRetry(t *testing.T) {
+	var mu sync.Mutex
+	master, tty := openPTY(t)
+	cur := tty
+	h := newFakeHost()
+	opens := 0
+	h.serial = func(port string, baud int) (gpio.SerialPort, error) {
+		mu.Lock()
+		p := cur
+		opens++
+		mu.Unlock()
+		return openSerial(p, baud)
+	}
+	b, m := newTest(t, serialConfig("uno-port", "json"), h, Options{})
+	master.Write([]byte(`{"m":1}` + "\n"))
+	m.wait(t, "metrics", isMsg("metrics", "soil", 1.0))
+	// Unplug: the master goes away; the bridge reports and retries.
+	master.Close()
+	e := m.wait(t, "sensor_error", isMsg("sensor_error", "source", "uno"))
+	if e["error"] == "" || e["retry_ms"].(float64) <= 0 {
+		t.Errorf("error frame = %v", e)
+	}
+	if _, err := b.Apply(context.Background(), "uno.reset", nil, "t"); err == nil {
+		t.Error("command on an unplugged device succeeded")
+	}
+	// Plug in again (a new pty): the bridge reconnects and reads.
+	master2, tty2 := openPTY(t)
+	mu.Lock()
+	cur = tty2
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		master2.Write([]byte(`{"m":2}` + "\n"))
+		select {
+		case f := <-m.ch:
+			if f["msg_type"] == "metrics" && f["soil"] == 2.0 {
+				if b.Stats().SerialErrors == 0 {
+					t.Error("SerialErrors not counted")
+				}
+				return
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatal("no metrics after replug")
+}

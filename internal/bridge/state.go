@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// stateFile is where output values are kept for boot: restore.
+const stateFile = "outputs.json"
+
+func (b *Bridge) statePath() string {
+	if b.cfg.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(b.cfg.StateDir, stateFile)
+}
+
+// loadState reads the saved output values; a missing or broken file means
+// nothing to restore (logged).
+func (b *Bridge) loadState() map[string]any {
+	p := b.statePath()
+	if p == "" {
+		return nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			b.log.Warn("cannot read saved output states", "path", p, "err", err)
+		}
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		b.log.Warn("saved output states unreadable; restoring off", "path", p, "err", err)
+		return nil
+	}
+	return m
+}
+
+// persistLoop writes the output values whenever one changed, until
+// Shutdown; writes are coalesced, the last one happens after the last
+// change.
+func (b *Bridge) persistLoop() {
+	defer close(b.persistDone)
+	for {
+		select {
+		case <-b.persistKick:
+		case <-b.base.Done():
+			select {
+			case <-b.persistKick:
+				b.saveState()
+			default:
+			}
+			return
+		}
+		b.saveState()
+	}
+}
+
+func (b *Bridge) saveState() {
+	m := make(map[string]any, len(b.outList))
+	for _, o := range b.outList {
+		o.dom.mu.Lock()
+		if o.kind != "momentary" {
+			m[o.cfg.ID] = o.value
+		}
+		o.dom.mu.Unlock()
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(b.statePath(), append(data, '\n'))
+	}
+	if err != nil {
+		b.stats.stateWriteErrors.Add(1)
+		b.log.Warn("cannot save output states", "err", err)
+	}
+}
+
+// writeFileAtomic writes data to a temporary file in the same directory,
+// syncs it and renames it over path, so a reader sees the old or the new
+// content, never a torn one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".outputs-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package linuxhost
+
+import "syscall"
+
+func syscallEBUSY() error { return syscall.EBUSY }

@@ -1,0 +1,34 @@
+package mqttlink
+
+import "context"
+
+// Control kinds, as the bridge describes them.
+const (
+	KindSwitch    = "switch"
+	KindMomentary = "momentary"
+	KindPWM       = "pwm"
+	KindInput     = "input"
+	KindSensor    = "sensor"
+)
+
+// Control describes one published value.
+type Control struct {
+	ID          string
+	Label       string
+	Kind        string
+	Unit        string  // sensors
+	DeviceClass string  // sensors: temperature, humidity, pressure, illuminance, voltage, current, power
+	Min, Max    float64 // pwm range (0..100 when both zero)
+	Text        bool    // sensors: the value is text (no state_class, unit or device_class)
+}
+
+// Hub is the part of the bridge the link uses.
+type Hub interface {
+	// Snapshot returns every control's current value.
+	Snapshot() map[string]any
+	// Subscribe calls fn after every change until cancel is called. fn must
+	// not block.
+	Subscribe(fn func(id string, value any)) (cancel func())
+	// Apply drives a control exactly as a phone command would.
+	Apply(ctx context.Context, target string, value any, from string) (any, error)
+}

@@ -1,0 +1,396 @@
+// meshbox page: renders /layout.json and speaks MeshSocket to the relay on
+// this same host, exactly like the phone app: identify, broadcast_request
+// with {"msg_type":"cmd",...}, broadcast frames matched by filter+valuePath.
+'use strict';
+(() => {
+  const TOKEN_KEY = 'meshbox.token';
+  const $ = (id) => document.getElementById(id);
+  const me = 'page-' + Math.random().toString(16).slice(2, 8);
+  let session = null, layout = null, ws = null, token = '';
+  let retry = 1000, reconnectTimer = null;
+  const controls = [];          // {def, set(value), el}
+  const pending = new Map();    // _cmd -> control
+  const synced = new Map();     // control id -> last value from the box
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // --- §14.5 matching rules -------------------------------------------
+  function jsonEqual(a, b) {
+    if (a === null || typeof a !== 'object') return a === b;
+    if (b === null || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) return false;
+    const ka = Object.keys(a), kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => k in b && jsonEqual(a[k], b[k]));
+  }
+  function matches(filter, frame) {
+    if (!filter) return true;
+    if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return false;
+    return Object.keys(filter).every((k) => k in frame && jsonEqual(filter[k], frame[k]));
+  }
+  function walk(frame, path) {
+    let cur = frame;
+    for (const seg of (path || '').split('.')) {
+      if (seg === '') continue;
+      if (Array.isArray(cur)) {
+        if (!/^\d+$/.test(seg) || +seg >= cur.length) return undefined;
+        cur = cur[+seg];
+      } else if (cur && typeof cur === 'object') {
+        if (!(seg in cur)) return undefined;
+        cur = cur[seg];
+      } else return undefined;
+    }
+    return cur;
+  }
+
+  // --- formatting ------------------------------------------------------
+  function fmt(def, v) {
+    if (typeof v === 'boolean') return v ? 'on' : 'off';
+    const f = def.formatValue || '';
+    let s = String(v);
+    if (typeof v === 'number') {
+      const m = /^decimal:(\d+)$/.exec(f);
+      s = m ? v.toFixed(+m[1]) : String(Math.round(v * 100) / 100);
+    }
+    if (f.startsWith('suffix:')) s += f.slice(7);
+    if (f.startsWith('prefix:')) s = f.slice(7) + s;
+    return s;
+  }
+  function truthy(v) {
+    if (typeof v === 'string') return ['true', 'on', '1', 'yes'].includes(v.toLowerCase());
+    return !!v;
+  }
+
+  // --- rendering -------------------------------------------------------
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k) e.append(k);
+    return e;
+  }
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  }
+
+  function renderControl(def) {
+    const box = el('div', { class: 'ctl ' + def.type, 'data-control': def.id, 'data-type': def.type });
+    const [r, c] = def.position || [0, 0];
+    const [rs, cs] = def.span || [1, 1];
+    box.style.gridRow = `${r + 1} / span ${rs}`;
+    box.style.gridColumn = `${c + 1} / span ${cs}`;
+    const name = el('div', { class: 'name', text: def.label || def.id });
+    const ctl = { def, el: box, set: () => {} };
+    switch (def.type) {
+      case 'toggle': {
+        const input = el('input', { type: 'checkbox', role: 'switch', 'aria-label': def.label || def.id });
+        const sw = el('label', { class: 'switch' }, input, el('span'));
+        const val = el('div', { class: 'val', 'data-value': '' });
+        box.append(name, el('div', { class: 'row' }, val, sw));
+        ctl.set = (v) => { input.checked = truthy(v); val.textContent = truthy(v) ? 'on' : 'off'; val.dataset.value = String(truthy(v)); };
+        input.addEventListener('change', () => fire(ctl, input.checked));
+        break;
+      }
+      case 'button': {
+        const b = el('button', { type: 'button', text: def.label || def.id });
+        box.append(name, b);
+        b.addEventListener('click', () => fire(ctl, true));
+        break;
+      }
+      case 'slider': {
+        const min = def.min ?? 0, max = def.max ?? 100, step = def.step ?? 1;
+        const input = el('input', { type: 'range', min, max, step, value: min, 'aria-label': def.label || def.id });
+        const val = el('div', { class: 'val', 'data-value': '' });
+        box.append(el('div', { class: 'row' }, name, val), input);
+        ctl.set = (v) => { input.value = v; val.textContent = fmt(def, Number(v)); val.dataset.value = String(v); };
+        input.addEventListener('input', () => { val.textContent = fmt(def, Number(input.value)); });
+        input.addEventListener('change', () => fire(ctl, Number(input.value)));
+        break;
+      }
+      case 'gauge': {
+        const min = def.min ?? 0, max = def.max ?? 100;
+        const g = svg('svg', { viewBox: '0 0 100 56', 'aria-hidden': 'true' });
+        const arc = 'M 8 50 A 42 42 0 0 1 92 50';
+        const len = Math.PI * 42;
+        g.append(svg('path', { d: arc, class: 'track', fill: 'none', 'stroke-width': 8, 'stroke-linecap': 'round' }));
+        const bar = svg('path', { d: arc, class: 'bar', fill: 'none', 'stroke-width': 8, 'stroke-linecap': 'round', 'stroke-dasharray': `0 ${len}` });
+        g.append(bar);
+        const val = el('div', { class: 'val', text: '–', 'data-value': '' });
+        box.append(name, g, val, el('div', { class: 'range' }, el('span', { text: String(min) }), el('span', { text: String(max) })));
+        ctl.set = (v) => {
+          if (typeof v !== 'number') return;
+          const f = Math.min(1, Math.max(0, (v - min) / (max - min)));
+          bar.setAttribute('stroke-dasharray', `${f * len} ${len}`);
+          val.textContent = fmt(def, v); val.dataset.value = String(v);
+        };
+        break;
+      }
+      case 'statusLight': {
+        const light = el('span', { class: 'light', 'data-on': 'false' });
+        const val = el('div', { class: 'val', text: '–', 'data-value': '' });
+        box.append(name, el('div', { class: 'row' }, val, light));
+        ctl.set = (v) => {
+          const colors = def.statusColors || {};
+          const key = String(v);
+          light.dataset.on = String(truthy(v));
+          if (colors[key]) light.style.background = colors[key];
+          val.textContent = typeof v === 'boolean' ? (v ? 'active' : 'idle') : String(v);
+          val.dataset.value = String(v);
+        };
+        break;
+      }
+      default: { // label, sparkline, anything else: show the scalar
+        const val = el('div', { class: 'val' + (def.style === 'mono' ? ' mono' : ''), text: '–', 'data-value': '' });
+        box.append(name, val);
+        ctl.set = (v) => {
+          if (v !== null && typeof v === 'object') return;
+          val.textContent = fmt(def, v); val.dataset.value = String(v);
+        };
+      }
+    }
+    return ctl;
+  }
+
+  function renderLayout() {
+    const root = $('tabs');
+    root.replaceChildren();
+    controls.length = 0;
+    document.documentElement.style.setProperty('--accent', layout.accentColor || '#667eea');
+    for (const tab of layout.tabs || []) {
+      const grid = el('div', { class: 'grid' });
+      grid.style.setProperty('--cols', (tab.grid && tab.grid.columns) || 4);
+      for (const def of tab.children || []) {
+        const ctl = renderControl(def);
+        controls.push(ctl);
+        grid.append(ctl.el);
+      }
+      root.append(el('section', { class: 'tab' }, el('h2', { text: tab.title }), grid));
+    }
+  }
+
+  // --- protocol ----------------------------------------------------------
+  function send(type, payload) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify({ id: uuid(), type, payload: payload ?? null, reply_to: null }));
+    return true;
+  }
+
+  function substitute(p, value) {
+    if (typeof p === 'string') return p === '{{value}}' ? value : p.split('{{value}}').join(String(value));
+    if (Array.isArray(p)) return p.map((x) => substitute(x, value));
+    if (p && typeof p === 'object') {
+      const o = {};
+      for (const [k, v] of Object.entries(p)) o[k] = substitute(v, value);
+      return o;
+    }
+    return p;
+  }
+
+  function fire(ctl, value) {
+    const a = ctl.def.action;
+    if (!a) return;
+    const payload = substitute(a.payload, value);
+    if (layout.state && layout.state.acks && payload && typeof payload === 'object') {
+      payload._cmd = uuid();
+      payload._from = me;
+      pending.set(payload._cmd, ctl);
+      ctl.el.classList.add('pending');
+      const ms = layout.state.ackTimeoutMs || 2000;
+      setTimeout(() => settle(payload._cmd, false, 'no answer from the box'), ms);
+    }
+    if (!send(a.event || 'broadcast_request', payload)) {
+      showError('not connected');
+      revert(ctl);
+    }
+  }
+
+  function revert(ctl) {
+    if (synced.has(ctl.def.id)) ctl.set(synced.get(ctl.def.id));
+  }
+
+  function settle(cmd, ok, error) {
+    const ctl = pending.get(cmd);
+    if (!ctl) return;
+    pending.delete(cmd);
+    ctl.el.classList.remove('pending');
+    // Sync updates were held off while pending: show the box's latest
+    // state (on ok:false or no answer this reverts the optimistic change).
+    revert(ctl);
+    if (!ok) showError(`${ctl.def.label || ctl.def.id}: ${error || 'refused'}`);
+  }
+
+  function apply(id, v) {
+    synced.set(id, v);
+    for (const ctl of controls) if (ctl.def.id === id && !ctl.el.classList.contains('pending')) ctl.set(v);
+  }
+
+  function onBroadcast(p) {
+    if (!p || typeof p !== 'object') return;
+    if (p.msg_type === 'control_snapshot') {
+      if (p.to && p.to !== me) return;
+      for (const [id, v] of Object.entries(p.controls || {})) apply(id, v);
+      return;
+    }
+    if (p.msg_type === 'command_ack') {
+      if (p.to === me) settle(p.cmd_id, p.ok !== false, p.error);
+      return;
+    }
+    for (const ctl of controls) {
+      for (const s of [].concat(ctl.def.sync || [])) {
+        if ((s.method || 'meshsocket') !== 'meshsocket' || s.event !== 'broadcast') continue;
+        if (!matches(s.filter, p)) continue;
+        const v = walk(p, s.valuePath);
+        if (v === undefined) continue;
+        synced.set(ctl.def.id, v);
+        if (!ctl.el.classList.contains('pending')) ctl.set(v);
+      }
+    }
+  }
+
+  function setConn(state, text) {
+    const c = $('conn');
+    c.dataset.state = state;
+    c.textContent = text;
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/';
+    setConn('connecting', 'connecting…');
+    ws = new WebSocket(url);
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ id: uuid(), type: 'identify', reply_to: null, payload: {
+        name: me, channel: session.channel, role: 'controller', token: token || null,
+        can_broadcast: true, can_route: false, can_monitor: false, broadcast_scope: 'channel',
+      } }));
+    };
+    ws.onmessage = (ev) => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      if (!f || typeof f !== 'object') return;
+      if (f.type === 'welcome') {
+        retry = 1000;
+        setConn('online', 'live');
+        hideError();
+        send('broadcast_request', { msg_type: 'control_sync_request', from: me, dynamic: [] });
+      } else if (f.type === 'broadcast') {
+        onBroadcast(f.payload);
+      } else if (f.type === 'apply-layout' && !f.reply_to) {
+        // Pushed by the box like to a phone (§14.11): render it and say what rendered.
+        const reply = applyLayout(f.payload);
+        ws.send(JSON.stringify({ id: uuid(), type: 'apply-layout', payload: reply, reply_to: f.id }));
+      } else if (f.type === 'ping' && !f.reply_to) {
+        ws.send(JSON.stringify({ id: uuid(), type: 'ping', payload: 'pong', reply_to: f.id }));
+      }
+    };
+    ws.onclose = (ev) => {
+      setConn('offline', 'offline');
+      if (ev.code === 1008 && ev.reason === 'unauthorized') {
+        localStorage.removeItem(TOKEN_KEY);
+        token = '';
+        $('login').hidden = false;
+        showError('The token was refused.');
+        return;
+      }
+      if (ev.code === 1008) showError('The box refused the connection: ' + (ev.reason || 'policy'));
+      reconnectTimer = setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
+  }
+
+  function applyLayout(l) {
+    if (!l || typeof l !== 'object' || !Array.isArray(l.tabs)) return { ok: false, error: 'missing required field: tabs' };
+    const strip = (x) => JSON.stringify(Object.assign({}, x, { connection: null }));
+    if (!layout || strip(l) !== strip(layout)) { // the same layout: keep the live DOM
+      layout = l;
+      renderLayout();
+      for (const [id, v] of synced) apply(id, v);
+    }
+    return { ok: true, rendered: { name: l.name, tabs: l.tabs.length, controls: controls.length } };
+  }
+
+  function showError(msg) { const e = $('error'); e.textContent = msg; e.hidden = false; }
+  function hideError() { $('error').hidden = true; }
+
+  // --- pairing -----------------------------------------------------------
+  async function showPairing() {
+    const s = session.pairing;
+    if (!s.open && !token) {
+      $('pairing-open').hidden = true;
+      $('pairing-closed').hidden = false;
+      $('pairing-closed').textContent = s.hint || 'Pairing is closed.';
+      return;
+    }
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
+    const res = await fetch('/pairing.png', { headers, cache: 'no-store' });
+    if (!res.ok) {
+      $('pairing-open').hidden = true;
+      $('pairing-closed').hidden = false;
+      $('pairing-closed').textContent = s.hint || (await res.text());
+      return;
+    }
+    $('qr').src = URL.createObjectURL(await res.blob());
+    $('pairing-open').hidden = false;
+    $('pairing-closed').hidden = true;
+    if (s.closesIn) {
+      const end = Date.now() + s.closesIn * 1000;
+      const tick = () => {
+        const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+        $('pairing-left').textContent = left ? `Pairing closes in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}.` : '';
+        if (left) setTimeout(tick, 1000); else if (!token) location.reload();
+      };
+      tick();
+    }
+  }
+
+  async function loadSession() {
+    const stored = localStorage.getItem(TOKEN_KEY) || '';
+    const headers = stored ? { Authorization: 'Bearer ' + stored } : {};
+    session = await (await fetch('/api/session', { headers, cache: 'no-store' })).json();
+    token = session.token || stored;
+    $('box-name').textContent = session.name;
+    document.title = session.name + ' · meshbox';
+    $('box-url').textContent = session.pageUrl;
+    $('box-channel').textContent = session.channel;
+    $('forget-wrap').hidden = !stored;
+  }
+
+  async function main() {
+    const params = new URLSearchParams(location.search);
+    if (params.get('token')) {
+      localStorage.setItem(TOKEN_KEY, params.get('token'));
+      history.replaceState(null, '', location.pathname);
+    }
+    $('login-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      localStorage.setItem(TOKEN_KEY, $('login-token').value.trim());
+      location.reload();
+    });
+    $('forget').addEventListener('click', () => { localStorage.removeItem(TOKEN_KEY); location.reload(); });
+    try {
+      await loadSession();
+      layout = await (await fetch('/layout.json', { cache: 'no-store' })).json();
+    } catch (e) {
+      showError('Cannot reach the box: ' + e);
+      return;
+    }
+    renderLayout();
+    showPairing();
+    if (session.auth && !token) {
+      $('login').hidden = false;
+      setConn('offline', 'no token');
+      return;
+    }
+    connect();
+  }
+
+  main();
+})();

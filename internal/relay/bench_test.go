@@ -1,0 +1,135 @@
+package relay
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// BenchmarkBroadcastFanout: one publisher, N subscribers on one channel,
+// real loopback WebSockets. One op is one broadcast_request; the
+// deliveries/s metric counts frames received by the subscribers. The
+// publisher keeps at most 64 frames per subscriber in flight, so a run with
+// no reaping has zero loss.
+//
+//	go test -run XXX -bench BroadcastFanout -benchtime 3s ./internal/relay/
+func BenchmarkBroadcastFanout(b *testing.B) {
+	for _, subs := range []int{10, 100} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) { benchFanout(b, subs) })
+	}
+}
+
+func benchFanout(b *testing.B, nsubs int) {
+	cfg := Config{RateLimit: -1, MaxPendingPerIP: -1}
+	srv := New(cfg, nil)
+	r := startRelayB(b, srv)
+	var delivered atomic.Int64
+	notify := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	var conns []*websocket.Conn
+	for i := 0; i < nsubs; i++ {
+		ws := joinB(b, r, fmt.Sprintf("sub-%d", i), "viewer")
+		conns = append(conns, ws)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, rd, err := ws.NextReader()
+				if err != nil {
+					return
+				}
+				var buf [512]byte
+				n, _ := rd.Read(buf[:])
+				if bytes.Contains(buf[:min(n, 80)], []byte(`"type":"broadcast"`)) {
+					delivered.Add(1)
+					select {
+					case notify <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	pub := joinB(b, r, "pub", "node")
+	conns = append(conns, pub)
+	go func() {
+		for {
+			if _, _, err := pub.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	window := int64(64 * nsubs)
+	n := int64(nsubs)
+	frame := []byte(`{"id":"p","type":"broadcast_request","payload":{"msg_type":"metrics","seq":`)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		for int64(i)*n-delivered.Load() > window {
+			select {
+			case <-notify:
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		msg := strconv.AppendInt(frame[:len(frame):len(frame)], int64(i), 10)
+		msg = append(msg, `,"temp":21.5},"reply_to":null}`...)
+		if err := pub.WriteMessage(websocket.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := int64(b.N) * n
+	deadline := time.Now().Add(30 * time.Second)
+	for delivered.Load() < want && time.Now().Before(deadline) {
+		select {
+		case <-notify:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	if got := delivered.Load(); got != want {
+		b.Fatalf("delivered %d of %d", got, want)
+	}
+	b.ReportMetric(float64(want)/el.Seconds(), "deliveries/s")
+	for _, c := range conns {
+		c.Close()
+	}
+	wg.Wait()
+}
+
+func startRelayB(b *testing.B, srv *Server) string {
+	tr := &testRelay{srv: srv}
+	hs := newHTTPTestServer(srv)
+	b.Cleanup(func() {
+		_ = srv.Close(b.Context())
+		hs.Close()
+	})
+	tr.url = "ws" + hs.URL[len("http"):]
+	return tr.url
+}
+
+func joinB(b *testing.B, url, name, role string) *websocket.Conn {
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := fmt.Sprintf(`{"id":"i","type":"identify","payload":{"name":%q,"role":%q,"channel":"bench"}}`, name, role)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bytes.Contains(m, []byte(`"type":"welcome"`)) {
+			return ws
+		}
+	}
+}

@@ -1,0 +1,51 @@
+// Package relay is meshbox's embedded MeshSocket relay: a drop-in for the
+// reference Python relay (0.2.0 hardening), built on gorilla/websocket. The
+// contract is shared/spec/meshsocket-protocol.md §2–§11 and the §18 profile.
+//
+// A Server is an http.Handler (WebSocket upgrade on any path); cmd/meshbox
+// owns the listener. In-process members (the hardware bridge) join through
+// Server.Pipe and go through the same identify/permission/limit state
+// machine. Server.Close closes every connection with 1001 and waits.
+//
+// # Connections
+//
+// Each connection has two goroutines: the reader (the HTTP handler
+// goroutine, or one started by Pipe) reads and handles frames strictly in
+// order, and the writer is the only goroutine that writes to the transport.
+// Handlers never block: they enqueue encoded frames on the recipient's
+// bounded queue. The writer drains the queue in batches and flushes each
+// batch with one system call (bufConn), with a write deadline of
+// Config.SendTimeout.
+//
+// # Overflow policy (slow consumers)
+//
+// A recipient whose queue already holds Config.QueueSize frames (default
+// 512) or Config.QueueBytes bytes (4 MiB) when a new frame arrives, or
+// whose socket accepts nothing for Config.SendTimeout (2 s), is a slow
+// consumer: it is reaped — the frame is dropped, the connection is closed
+// with 1000 "slow consumer" and removed from the tables (a roster push
+// follows), like the reference relay's 2 s fan-out timeout. Nobody else
+// waits for it, and a member never silently misses frames and stays
+// connected: it reconnects and resynchronises.
+//
+// # Rate limit of in-process members
+//
+// Sockets get Config.RateLimit (50 frames/s, the reference default). Pipes
+// get Config.PipeRateLimit (1000 frames/s by default): the bridge is trusted
+// code that may publish for many sensors and echo every state change, but a
+// runaway loop is still cut off (1008) instead of flooding every phone.
+//
+// # Keepalive
+//
+// The writer pings every PingInterval; the reader's deadline is
+// PingInterval+PingTimeout after the last frame or pong, after which the
+// socket is closed 1011. Pipes have no pings.
+//
+// # Locking
+//
+// Server.mu guards the member tables and counters; conn.qmu guards a send
+// queue, conn.pmu the routes waiting on a member. Order: Server.mu before
+// conn.qmu or conn.pmu; qmu and pmu are never held together. Enqueueing
+// under Server.mu is fine (it never blocks); socket writes happen under no
+// relay lock.
+package relay
