@@ -30,11 +30,13 @@ func benchFanout(b *testing.B, nsubs int) {
 	srv := New(cfg, nil)
 	r := startRelayB(b, srv)
 	var delivered atomic.Int64
+	counts := make([]atomic.Int64, nsubs) // per subscriber: the window is per subscriber
 	notify := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	var conns []*websocket.Conn
 	for i := 0; i < nsubs; i++ {
 		ws := joinB(b, r, fmt.Sprintf("sub-%d", i), "viewer")
+		cnt := &counts[i]
 		conns = append(conns, ws)
 		wg.Add(1)
 		go func() {
@@ -48,6 +50,7 @@ func benchFanout(b *testing.B, nsubs int) {
 				n, _ := rd.Read(buf[:])
 				if bytes.Contains(buf[:min(n, 80)], []byte(`"type":"broadcast"`)) {
 					delivered.Add(1)
+					cnt.Add(1)
 					select {
 					case notify <- struct{}{}:
 					default:
@@ -65,13 +68,21 @@ func benchFanout(b *testing.B, nsubs int) {
 			}
 		}
 	}()
-	window := int64(64 * nsubs)
+	const window = 64
 	n := int64(nsubs)
+	lagging := func(floor int64) bool {
+		for i := range counts {
+			if counts[i].Load() < floor {
+				return true
+			}
+		}
+		return false
+	}
 	frame := []byte(`{"id":"p","type":"broadcast_request","payload":{"msg_type":"metrics","seq":`)
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		for int64(i)*n-delivered.Load() > window {
+		for lagging(int64(i) - window) {
 			select {
 			case <-notify:
 			case <-time.After(10 * time.Millisecond):
