@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,8 +48,8 @@ func benchFanout(b *testing.B, nsubs int) {
 					return
 				}
 				var buf [512]byte
-				n, _ := rd.Read(buf[:])
-				if bytes.Contains(buf[:min(n, 80)], []byte(`"type":"broadcast"`)) {
+				n, _ := io.ReadFull(rd, buf[:80]) // a first Read may return less
+				if bytes.Contains(buf[:n], []byte(`"type":"broadcast"`)) {
 					delivered.Add(1)
 					cnt.Add(1)
 					select {

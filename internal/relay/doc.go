@@ -9,9 +9,11 @@
 //
 // # Connections
 //
-// Each connection has two goroutines: the reader (the HTTP handler
-// goroutine, or one started by Pipe) reads and handles frames strictly in
-// order, and the writer is the only goroutine that writes to the transport.
+// Each connection has two goroutines: the reader reads and handles frames
+// strictly in order, and the writer is the only goroutine that writes to the
+// transport. ServeHTTP returns right after the upgrade, so net/http's
+// per-connection goroutine and buffers are released (an idle member costs
+// about 22 KB).
 // Handlers never block: they enqueue encoded frames on the recipient's
 // bounded queue. The writer drains the queue in batches and flushes each
 // batch with one system call (bufConn), with a write deadline of
@@ -34,6 +36,13 @@
 // get Config.PipeRateLimit (1000 frames/s by default): the bridge is trusted
 // code that may publish for many sensors and echo every state change, but a
 // runaway loop is still cut off (1008) instead of flooding every phone.
+//
+// # Names of in-process members
+//
+// Same-name eviction (last writer wins, §4.5) applies between sockets and
+// between pipes, but a socket cannot evict an in-process member: it is
+// closed 1008 "name in use by the box" instead, so a phone misnamed after
+// the hub cannot knock the bridge off the mesh.
 //
 // # Keepalive
 //

@@ -159,3 +159,39 @@ func TestPreAuthGate(t *testing.T) {
 		t.Fatalf("first frame = %+v, %v; want welcome", f, err)
 	}
 }
+
+// welcome is the first frame a joiner receives even while a member floods
+// its channel with broadcasts (registration and welcome are atomic).
+func TestWelcomeFirstUnderBroadcastLoad(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit = -1
+	r := startRelay(t, cfg)
+	pub := r.join(t, "pub", map[string]any{"channel": "busy"})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if pub.ws.WriteMessage(1, []byte(`{"id":"b","type":"broadcast_request","payload":{"x":1}}`)) != nil {
+				return
+			}
+			_, _, _ = pub.ws.ReadMessage() // echo
+			_, _, _ = pub.ws.ReadMessage() // ack
+		}
+	}()
+	for i := 0; i < 30; i++ {
+		c := r.join(t, "j"+string(rune('a'+i%26))+string(rune('a'+i/26)), map[string]any{"channel": "busy"}) // fails unless welcome is first
+		c.ws.Close()
+	}
+	close(stop)
+	<-done
+	st := r.srv.Stats()
+	if st.FramesIn == 0 || st.FramesOut == 0 || st.Accepted < 31 {
+		t.Fatalf("stats %+v", st)
+	}
+}

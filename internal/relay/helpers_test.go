@@ -43,7 +43,7 @@ func startRelay(t *testing.T, cfg Config) *testRelay {
 }
 
 type client struct {
-	t   *testing.T
+	t  *testing.T
 	ws *websocket.Conn
 	id string
 }

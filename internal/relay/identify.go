@@ -19,6 +19,7 @@ const (
 	reasonRateLimit      = "Rate limit exceeded"
 	reasonTooManyPending = "Too many pending connections"
 	reasonTooManyConns   = "Too many connections"
+	reasonNameReserved   = "name in use by the box"
 )
 
 // identity is the sanitised result of an identify payload.

@@ -166,7 +166,9 @@ func (p *pipeRelayEnd) writeClose(code int, reason string, _ time.Time) error {
 	return nil
 }
 
-func (p *pipeRelayEnd) abort() { _ = p.writeClose(websocket.CloseNormalClosure, "slow consumer", time.Time{}) }
+func (p *pipeRelayEnd) abort() {
+	_ = p.writeClose(websocket.CloseNormalClosure, "slow consumer", time.Time{})
+}
 
 func (p *pipeRelayEnd) close() { p.relOnce.Do(func() { close(p.relDone) }) }
 

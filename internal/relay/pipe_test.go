@@ -159,3 +159,23 @@ func TestPipeMemberLeaving(t *testing.T) {
 	p.tr.Close()
 	r.waitMembers(t, 0)
 }
+
+func TestSocketCannotEvictPipeMember(t *testing.T) {
+	r := startRelay(t, testConfig())
+	hub := r.pipe(t)
+	hub.send("identify", map[string]any{"name": "meshbox", "token": testToken})
+	hub.recvType("welcome")
+	c := r.dial(t, "/", nil)
+	c.identify("meshbox", nil)
+	if why := c.expectClose(1008); why != reasonNameReserved {
+		t.Fatalf("reason %q", why)
+	}
+	if n, ok := findNode(r.nodes(t), "meshbox"); !ok || n.ID == "" {
+		t.Fatal("hub lost its name")
+	}
+	// A restarted bridge (pipe) still replaces its stale self.
+	hub2 := r.pipe(t)
+	hub2.send("identify", map[string]any{"name": "meshbox", "token": testToken})
+	hub2.recvType("welcome")
+	hub.expectClose(1000)
+}

@@ -45,6 +45,15 @@ func (s *Server) register(c *conn, ident identity) {
 		return
 	}
 	if old := s.byName[ident.name]; old != nil && old != c {
+		if old.pipe && !c.pipe {
+			// The box's own members (the bridge) cannot be evicted from the
+			// network: a phone misnamed "meshbox" would otherwise take the
+			// hub's name and the two would evict each other forever.
+			s.stats.rejected.Add(1)
+			c.logger().Warn("relay: name belongs to an in-process member, refused", "name", ident.name)
+			c.requestClose(websocket.ClosePolicyViolation, reasonNameReserved)
+			return
+		}
 		s.removeLocked(old)
 		old.logger().Info("relay: evicted by a newer connection with the same name")
 		old.requestClose(websocket.CloseNormalClosure, "replaced by a newer connection with the same name")

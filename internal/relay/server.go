@@ -93,8 +93,10 @@ func New(cfg Config, logger *slog.Logger) *Server {
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
 
-// ServeHTTP upgrades the request to a WebSocket and serves it until it
-// closes. A plain HTTP request gets 426 Upgrade Required.
+// ServeHTTP upgrades the request to a WebSocket and returns; the connection
+// is served by its own goroutines until it closes (Close waits for them). A
+// plain HTTP request gets 426 Upgrade Required, and any request after Close
+// 503.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		w.Header().Set("Upgrade", "websocket")
@@ -165,7 +167,7 @@ func (s *Server) start(c *conn, origin string) bool {
 	go c.writeLoop()
 	if code != 0 {
 		s.stats.rejected.Add(1)
-		c.logger().Info("relay: connection refused", "code", code, "reason", why)
+		c.logger().Debug("relay: connection refused", "code", code, "reason", why) // Debug: a flood must not flood the log
 		c.requestClose(code, why)
 	} else {
 		c.authTimer = time.AfterFunc(s.cfg.AuthTimeout, c.authExpired)

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestFanoutEmbedded(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-mode", "fanout", "-subs", "5", "-duration", "300ms", "-window", "16"},
+		func(string) string { return "" }, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"(loss 0,", "deliveries/s to 5 subscribers", "p99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestLatencyAndIdleWithToken(t *testing.T) {
+	env := func(k string) string { return map[string]string{"MESH_AUTH_TOKEN": "t0k"}[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-mode", "latency", "-subs", "3", "-rate", "50", "-duration", "200ms"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-mode", "idle", "-n", "20", "-duration", "100ms"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "20 of 20 answered") || !strings.Contains(out.String(), "RSS of") {
+		t.Fatalf("idle report:\n%s", out.String())
+	}
+}
+
+func TestParseLoad(t *testing.T) {
+	seq, ts, ok := parseLoad([]byte(`{"id":"1e7c5b0a-0000-4000-8000-000000000001","type":"broadcast","payload":{"msg_type":"load","seq":42,"ts":1700000000000000000,"pad":"x"},"reply_to":null}`))
+	if !ok || seq != 42 || ts != 1700000000000000000 {
+		t.Fatalf("parseLoad = %d %d %v", seq, ts, ok)
+	}
+	if _, _, ok := parseLoad([]byte(`{"id":"x","type":"broadcast_request","payload":{"status":"sent"}}`)); ok {
+		t.Fatal("ack parsed as a load frame")
+	}
+}
