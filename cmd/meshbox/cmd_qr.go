@@ -116,19 +116,8 @@ func qrToken(getenv func(string) string, cfg *config.Config) (string, error) {
 	case cfg.Token != "":
 		return cfg.Token, nil
 	}
-	dir := getenv("MESHBOX_STATE_DIR")
-	if dir == "" {
-		dir = cfg.StateDir
-	}
-	if dir == "" {
-		dir = config.DefaultStateDir
-	}
-	dirs := []string{dir}
-	if x := getenv("XDG_STATE_HOME"); x != "" {
-		dirs = append(dirs, filepath.Join(x, "meshbox"))
-	} else if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".local", "state", "meshbox"))
-	}
+	dirs := stateDirs(getenv, cfg)
+	dir := dirs[0]
 	var firstErr error
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, tokenFile))

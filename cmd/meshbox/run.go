@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/meshbox/meshbox/internal/update"
 )
 
 // Env is the process environment run works in, injected so tests can run
@@ -80,11 +82,17 @@ type usageError string
 func (e usageError) Error() string { return string(e) }
 
 // exitCode maps an error from run to a process exit code: 2 for a bad command
-// line, 1 otherwise (systemd restarts on non-zero).
+// line, update.ExitCodeRestart (3) after an update was installed, 1 for any
+// other failure. systemd (Restart=on-failure) restarts on every non-zero
+// code; a deliberate stop (SIGTERM, SIGINT) returns nil and exits 0. The
+// outputs reach their exit state either way (serve_bridge.go).
 func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return 2
+	}
+	if errors.Is(err, update.ErrRestart) {
+		return update.ExitCodeRestart
 	}
 	return 1
 }

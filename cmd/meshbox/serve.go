@@ -18,8 +18,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/meshbox/meshbox/board"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/relay"
+	"github.com/meshbox/meshbox/internal/update"
 )
 
 // shutdownTimeout bounds the graceful stop (relay 1001 closes + HTTP).
@@ -54,6 +56,10 @@ type box struct {
 	components []component
 
 	hw *hardware // the hardware bridge (serve_bridge.go); nil until addComponents
+
+	updater *update.Updater // LAN updates (serve_systemd.go)
+	restart func()          // stop serving and exit update.ExitCodeRestart
+	fail    func(error)     // stop serving and exit non-zero (systemd restarts)
 }
 
 // component is a long-running part of the box (the bridge, sd_notify, …).
@@ -102,16 +108,25 @@ func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error 
 		}
 		return err
 	}
+	// A cancel cause tells how serving ended: the caller's ctx (a signal:
+	// exit 0), update.ErrRestart (exit 3) or a failure (exit 1).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	b := &box{
 		env:  env,
 		opts: opts,
 		log:  slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel(env.Getenv)})),
 		mux:  http.NewServeMux(),
 	}
+	b.restart = func() { cancel(update.ErrRestart) }
+	b.fail = func(err error) { cancel(err) }
 	if err := b.loadConfig(); err != nil {
 		return err
 	}
 	b.stateDir = b.resolveStateDir()
+	if err := b.startUpdater(ctx); err != nil { // may exec an installed update (serve_systemd.go)
+		return err
+	}
 	if err := b.resolveToken(); err != nil {
 		return err
 	}
@@ -127,7 +142,13 @@ func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error 
 	if err := b.addComponents(ctx); err != nil {
 		return err
 	}
-	return b.run(ctx, ln)
+	if err := b.run(ctx, ln); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
 }
 
 // loadConfig reads -config, else the default file when present, else the
@@ -143,7 +164,9 @@ func (b *box) loadConfig() error {
 		b.cfg = config.Demo()
 		b.log.Info("no config file, using the built-in demo config", "hint", "meshbox -config FILE")
 	} else {
-		cfg, err := config.Load(path)
+		// board: auto resolves pins against the board this runs on.
+		detected, _ := board.DetectFS(os.ReadFile)
+		cfg, err := config.LoadFor(path, detected)
 		if err != nil {
 			return err
 		}
@@ -183,6 +206,7 @@ func (b *box) addComponents(ctx context.Context) error {
 	if err := b.addPage(ctx); err != nil { // page, pairing, layout push, mDNS (serve_page.go)
 		return err
 	}
+	b.addSystemd() // sd_notify, watchdog, POST /update (serve_systemd.go)
 	return nil
 }
 

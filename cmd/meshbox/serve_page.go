@@ -189,7 +189,11 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 		if s.Bridge != nil {
 			defer s.Bridge.Attach(counters)()
 		}
-		if !s.Cfg.MDNS.Disabled && lanOK {
+		switch {
+		case s.Cfg.MDNS.Disabled || !lanOK:
+		case loopbackListen(s.Cfg.Listen):
+			log.Info("mdns: not advertising: the relay listens on loopback only", "listen", s.Cfg.Listen)
+		default:
 			startMDNS(ctx, s.Cfg, payload, res, log)
 		}
 		if s.Bridge == nil {
@@ -382,4 +386,19 @@ func collectMetrics(s pageSetup, bc *bridgeCounters, pc *pushCounters) []page.Me
 	add("meshbox_layout_pushes_total", "apply-layout pushes by outcome.", "counter", float64(pc.timeout), "result", "timeout")
 	pc.mu.Unlock()
 	return ms
+}
+
+// loopbackListen reports whether addr ("127.0.0.1:8765", "localhost:0",
+// "[::1]:80") only accepts connections from this machine: advertising it on
+// the LAN would send phones to a port they cannot reach.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -251,3 +251,14 @@ func TestServePairingButton(t *testing.T) {
 		t.Error("the button press is not logged")
 	}
 }
+
+func TestLoopbackListen(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8765": true, "localhost:0": true, "[::1]:80": true, "127.1.2.3:1": true,
+		":8765": false, "0.0.0.0:8765": false, "192.168.1.50:8765": false, "[::]:8765": false, "bogus": false,
+	} {
+		if got := loopbackListen(addr); got != want {
+			t.Errorf("loopbackListen(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

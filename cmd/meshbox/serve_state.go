@@ -21,28 +21,38 @@ const tokenFile = "token" // the name the pairing code (serve_page.go, meshbox q
 // laptop without root), it falls back to $XDG_STATE_HOME/meshbox or
 // ~/.local/state/meshbox, with a log line.
 func (b *box) resolveStateDir() string {
-	dir := b.env.Getenv("MESHBOX_STATE_DIR")
-	if dir == "" && b.cfg != nil {
-		dir = b.cfg.StateDir
+	dirs := stateDirs(b.env.Getenv, b.cfg)
+	if writableDir(dirs[0]) {
+		return dirs[0]
+	}
+	if len(dirs) > 1 && writableDir(dirs[1]) {
+		b.log.Warn("state directory not writable, using a fallback", "wanted", dirs[0], "using", dirs[1])
+		return dirs[1]
+	}
+	b.log.Warn("no writable state directory; generated secrets will not persist", "wanted", dirs[0])
+	return dirs[0]
+}
+
+// stateDirs lists where the state directory may be, in order: the wanted
+// one (MESHBOX_STATE_DIR, the config's state_dir, /var/lib/meshbox), then
+// the per-user fallback for a non-root run ($XDG_STATE_HOME/meshbox or
+// ~/.local/state/meshbox). serve uses the first writable one; meshbox qr
+// reads the token from the first that has it.
+func stateDirs(getenv func(string) string, cfg *config.Config) []string {
+	dir := getenv("MESHBOX_STATE_DIR")
+	if dir == "" && cfg != nil {
+		dir = cfg.StateDir
 	}
 	if dir == "" {
 		dir = config.DefaultStateDir
 	}
-	if writableDir(dir) {
-		return dir
-	}
-	fb := b.env.Getenv("XDG_STATE_HOME")
-	if fb != "" {
-		fb = filepath.Join(fb, "meshbox")
+	dirs := []string{dir}
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		dirs = append(dirs, filepath.Join(x, "meshbox"))
 	} else if home, err := os.UserHomeDir(); err == nil {
-		fb = filepath.Join(home, ".local", "state", "meshbox")
+		dirs = append(dirs, filepath.Join(home, ".local", "state", "meshbox"))
 	}
-	if fb != "" && writableDir(fb) {
-		b.log.Warn("state directory not writable, using a fallback", "wanted", dir, "using", fb)
-		return fb
-	}
-	b.log.Warn("no writable state directory; generated secrets will not persist", "wanted", dir)
-	return dir
+	return dirs
 }
 
 // writableDir creates dir if needed and checks a file can be created in it.
