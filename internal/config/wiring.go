@@ -88,7 +88,7 @@ func (c *Config) WriteWiring(w io.Writer) error {
 		switch o.Kind {
 		case KindPWM:
 			d = append(d, fmt.Sprintf("%g Hz", o.Frequency), fmt.Sprintf("pwmchip%d/%d", o.PWMChip, o.PWMChannel))
-		default:
+		case KindMomentary:
 			d = append(d, "pulse "+fmtDur(o.Pulse))
 		}
 		if o.MaxOn > 0 {
