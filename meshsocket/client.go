@@ -124,18 +124,9 @@ func (c *Client) notify() {
 // is admitted, refused, or ctx is done. On error the client keeps retrying
 // in the background unless NoReconnect is set; call Close either way.
 func (c *Client) Start(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed.Load() {
-		c.mu.Unlock()
-		return ErrClosed
+	if err := c.begin(); err != nil {
+		return err
 	}
-	if c.running {
-		c.mu.Unlock()
-		return ErrRunning
-	}
-	c.running = true
-	c.wg.Add(1)
-	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		_ = c.supervise(c.closeCtx)
@@ -147,20 +138,27 @@ func (c *Client) Start(ctx context.Context) error {
 // is called (then it returns nil), or, with NoReconnect, until the first
 // attempt or connection ends (then it returns why).
 func (c *Client) Run(ctx context.Context) error {
+	if err := c.begin(); err != nil {
+		return err
+	}
+	defer c.wg.Done()
+	return c.supervise(ctx)
+}
+
+// begin marks the client running (once) and counts its supervisor in c.wg;
+// the caller must call c.wg.Done when the supervisor returns.
+func (c *Client) begin() error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed.Load() {
-		c.mu.Unlock()
 		return ErrClosed
 	}
 	if c.running {
-		c.mu.Unlock()
 		return ErrRunning
 	}
 	c.running = true
 	c.wg.Add(1)
-	c.mu.Unlock()
-	defer c.wg.Done()
-	return c.supervise(ctx)
+	return nil
 }
 
 // WaitReady waits until the client is admitted (nil), the current attempt

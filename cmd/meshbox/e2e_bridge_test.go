@@ -3,126 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
-	"github.com/meshbox/meshbox/internal/wire"
+	"github.com/meshbox/meshbox/internal/phonetest"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// e2ePhone is a raw WebSocket member like the app (role controller).
-type e2ePhone struct {
-	t  *testing.T
-	c  *websocket.Conn
-	in chan map[string]any
-}
-
-func joinPhone(t *testing.T, url, token string) *e2ePhone {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	p := &e2ePhone{t: t, c: c, in: make(chan map[string]any, 1024)}
-	p.send("identify", map[string]any{"name": "iPhone", "token": token, "channel": "home", "role": "controller", "can_broadcast": true})
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for welcome: %v", err)
-		}
-		if f, _ := wire.Decode(msg); f.Type == "welcome" {
-			break
-		}
-	}
-	c.SetReadDeadline(time.Time{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			_, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if f, err := wire.Decode(msg); err == nil && f.Type == "broadcast" {
-				var m map[string]any
-				if json.Unmarshal(f.Payload, &m) == nil {
-					select {
-					case p.in <- m:
-					default: // a test that stopped reading
-					}
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return p
-}
-
-func (p *e2ePhone) send(typ string, payload any) {
-	p.t.Helper()
-	raw, _ := json.Marshal(payload)
-	if err := p.c.WriteMessage(websocket.TextMessage, wire.Encode(wire.Frame{ID: wire.NewID(), Type: typ, Payload: raw})); err != nil {
-		p.t.Fatalf("write: %v", err)
-	}
-}
-
-func (p *e2ePhone) wait(what string, d time.Duration, match func(map[string]any) bool) map[string]any {
-	p.t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case f := <-p.in:
-			if match(f) {
-				return f
-			}
-		case <-timeout:
-			p.t.Fatalf("phone: timed out waiting for %s", what)
-			return nil
-		}
-	}
-}
-
-func msgIs(mt string, kv ...any) func(map[string]any) bool {
-	return func(f map[string]any) bool {
-		if f["msg_type"] != mt {
-			return false
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if f[kv[i].(string)] != kv[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-}
 
 // highIntervals returns the [on, off) intervals of an output's history.
 func highIntervals(h []simhost.Change, end time.Time) [][2]time.Time {
@@ -156,7 +48,7 @@ func TestBridgeEndToEnd(t *testing.T) {
 	}
 	stateDir := t.TempDir()
 	env := map[string]string{"MESH_AUTH_TOKEN": token, "MESHBOX_STATE_DIR": stateDir, "XDG_STATE_HOME": stateDir}
-	logs := &syncBuffer{}
+	logs := &syncBuf{}
 	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: bytes.NewReader(nil), Stdout: logs, Stderr: logs}
 	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
 	defer cancel()
@@ -168,17 +60,17 @@ func TestBridgeEndToEnd(t *testing.T) {
 		}
 	}()
 
-	ph := joinPhone(t, "ws://"+ln.Addr().String()+"/", token)
+	ph := phonetest.Dial(t, "ws://"+ln.Addr().String()+"/", phonetest.App("iPhone", token))
 	demo := config.Demo()
 
 	// Metrics arrive (the demo publishes every 2 s).
 	for _, src := range []string{"climate", "light", "cpu"} {
-		ph.wait("metrics from "+src, 10*time.Second, msgIs("metrics", "source", src))
+		ph.ExpectBroadcast(phonetest.Msg("metrics", "source", src), 10*time.Second)
 	}
 
 	// A late joiner's snapshot lists every control with a value.
-	ph.send("broadcast_request", map[string]any{"msg_type": "control_sync_request", "from": "iPhone", "dynamic": []string{}})
-	snap := ph.wait("control_snapshot", 5*time.Second, msgIs("control_snapshot", "to", "iPhone"))
+	ph.Broadcast(map[string]any{"msg_type": "control_sync_request", "from": "iPhone", "dynamic": []string{}})
+	snap := ph.ExpectBroadcast(phonetest.Msg("control_snapshot", "to", "iPhone"), 5*time.Second)
 	controls, _ := snap["controls"].(map[string]any)
 	var missing []string
 	for _, c := range bridge.Controls(demo) {
@@ -193,22 +85,22 @@ func TestBridgeEndToEnd(t *testing.T) {
 
 	// A cmd switches the lamp: state echo, then command_ack; the pin is high.
 	lamp := gpio.Line{Offset: 17}
-	ph.send("broadcast_request", map[string]any{"msg_type": "cmd", "target": "lamp", "value": "true", "_cmd": "c-1", "_from": "iPhone"})
-	if st := ph.wait("lamp state", 5*time.Second, msgIs("state", "target", "lamp")); st["value"] != true {
+	ph.CmdAck("lamp", "true", "c-1")
+	if st := ph.ExpectState("lamp", 5*time.Second); st["value"] != true {
 		t.Errorf("lamp state = %v, want true", st["value"])
 	}
-	ph.wait("command_ack", 5*time.Second, msgIs("command_ack", "cmd_id", "c-1", "to", "iPhone", "ok", true))
+	ph.ExpectBroadcast(phonetest.Msg("command_ack", "cmd_id", "c-1", "to", "iPhone", "ok", true), 5*time.Second)
 	if lvl, ok := board.OutputLevel(lamp); !ok || !lvl {
 		t.Errorf("lamp pin level = %v (claimed %v), want high", lvl, ok)
 	}
 	// PWM from its string form.
-	ph.send("broadcast_request", map[string]any{"msg_type": "cmd", "target": "dimmer", "value": "75.0"})
-	if st := ph.wait("dimmer state", 5*time.Second, msgIs("state", "target", "dimmer")); st["value"] != 75.0 {
+	ph.Cmd("dimmer", "75.0")
+	if st := ph.ExpectState("dimmer", 5*time.Second); st["value"] != 75.0 {
 		t.Errorf("dimmer state = %v", st["value"])
 	}
 	// An unknown target is refused with a reason.
-	ph.send("broadcast_request", map[string]any{"msg_type": "cmd", "target": "warp_drive", "value": true, "_cmd": "c-2", "_from": "iPhone"})
-	if ack := ph.wait("refusal", 5*time.Second, msgIs("command_ack", "cmd_id", "c-2")); ack["ok"] != false || ack["error"] == nil {
+	ph.CmdAck("warp_drive", true, "c-2")
+	if ack := ph.ExpectAck("c-2", 5*time.Second); ack["ok"] != false || ack["error"] == nil {
 		t.Errorf("ack = %v, want ok:false with an error", ack)
 	}
 
@@ -216,9 +108,9 @@ func TestBridgeEndToEnd(t *testing.T) {
 	// never on together, and the last one wins.
 	for i := range 4 {
 		target := []string{"valve_open", "valve_close"}[i%2]
-		ph.send("broadcast_request", map[string]any{"msg_type": "cmd", "target": target, "value": true, "_cmd": "v" + string(rune('0'+i))})
+		ph.Broadcast(map[string]any{"msg_type": "cmd", "target": target, "value": true, "_cmd": "v" + string(rune('0'+i))})
 	}
-	ph.wait("last valve ack", 10*time.Second, msgIs("command_ack", "cmd_id", "v3", "ok", true))
+	ph.ExpectBroadcast(phonetest.Msg("command_ack", "cmd_id", "v3", "ok", true), 10*time.Second)
 	vo, vc := gpio.Line{Offset: 5}, gpio.Line{Offset: 6}
 	if o, _ := board.OutputLevel(vo); o {
 		t.Error("valve_open still on after valve_close was commanded")

@@ -2,11 +2,11 @@ package main
 
 // Helpers for the mqtt:/upstream: end-to-end tests (e2e_mqtt_test.go,
 // e2e_upstream_test.go): a meshbox served in-process on the simulated
-// board, a phone, and a TCP proxy that can keep a box off a relay.
+// board, a control_snapshot matcher for phonetest phones, and a TCP proxy
+// that can keep a box off a relay.
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"os"
@@ -17,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
-	"github.com/meshbox/meshbox/internal/wire"
 )
 
 // lkConfig writes examples/demo.yaml as box name, sensors every 200ms,
@@ -44,7 +42,7 @@ type lkBox struct {
 	t        *testing.T
 	addr     string
 	board    *simhost.Board
-	logs     *syncBuffer
+	logs     *syncBuf
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
@@ -65,7 +63,7 @@ func lkServe(t *testing.T, addr, config, token, stateDir string, board *simhost.
 		t.Fatal(err)
 	}
 	env := map[string]string{"MESH_AUTH_TOKEN": token, "MESHBOX_STATE_DIR": stateDir, "XDG_STATE_HOME": stateDir}
-	bx := &lkBox{t: t, addr: ln.Addr().String(), board: board, logs: &syncBuffer{}, done: make(chan error, 1)}
+	bx := &lkBox{t: t, addr: ln.Addr().String(), board: board, logs: &syncBuf{}, done: make(chan error, 1)}
 	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: bx.logs}
 	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
 	bx.cancel = cancel
@@ -95,101 +93,6 @@ func (bx *lkBox) stop() {
 			bx.t.Errorf("serve %s did not stop", bx.addr)
 		}
 	})
-}
-
-// lkPhone is a raw WebSocket member like the app.
-type lkPhone struct {
-	t  *testing.T
-	c  *websocket.Conn
-	in chan map[string]any
-}
-
-func lkJoin(t *testing.T, url, name, token string) *lkPhone {
-	t.Helper()
-	var c *websocket.Conn
-	var err error
-	for i := 0; i < 100; i++ { // serve may still be starting
-		if c, _, err = websocket.DefaultDialer.Dial(url, nil); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	p := &lkPhone{t: t, c: c, in: make(chan map[string]any, 8192)}
-	p.send("identify", map[string]any{"name": name, "token": token, "channel": "home", "role": "controller", "can_broadcast": true})
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			t.Fatalf("%s waiting for welcome: %v", name, err)
-		}
-		if f, _ := wire.Decode(msg); f.Type == "welcome" {
-			break
-		}
-	}
-	c.SetReadDeadline(time.Time{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			_, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if f, err := wire.Decode(msg); err == nil && f.Type == "broadcast" {
-				var m map[string]any
-				if json.Unmarshal(f.Payload, &m) == nil {
-					select {
-					case p.in <- m:
-					default:
-					}
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return p
-}
-
-func (p *lkPhone) send(typ string, payload any) {
-	p.t.Helper()
-	raw, _ := json.Marshal(payload)
-	if err := p.c.WriteMessage(websocket.TextMessage, wire.Encode(wire.Frame{ID: wire.NewID(), Type: typ, Payload: raw})); err != nil {
-		p.t.Fatalf("write: %v", err)
-	}
-}
-
-func (p *lkPhone) broadcast(payload string) { p.send("broadcast_request", json.RawMessage(payload)) }
-
-func (p *lkPhone) wait(what string, d time.Duration, match func(map[string]any) bool) map[string]any {
-	p.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-p.in:
-			if match(f) {
-				return f
-			}
-		case <-deadline:
-			p.t.Fatalf("phone: no %s within %v", what, d)
-		}
-	}
-}
-
-func lkMsg(mt string, kv ...any) func(map[string]any) bool {
-	return func(f map[string]any) bool {
-		if f["msg_type"] != mt {
-			return false
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if f[kv[i].(string)] != kv[i+1] {
-				return false
-			}
-		}
-		return true
-	}
 }
 
 // lkSnapshotWith matches a control_snapshot holding id.

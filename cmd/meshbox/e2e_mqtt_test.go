@@ -12,6 +12,7 @@ import (
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/mqttlink/mqtttest"
+	"github.com/meshbox/meshbox/internal/phonetest"
 )
 
 // meshbox with mqtt: on a real mosquitto (authenticated listener): a phone
@@ -26,7 +27,7 @@ func TestMQTTEndToEnd(t *testing.T) {
 	cfg := lkConfig(t, "boxm", fmt.Sprintf("mqtt:\n  url: mqtt://%s\n  username: boxm\n  password: mqtt-s3cret\n  qos: 1\n", broker.Addr()))
 	w := mqtttest.Watch(t, broker, "boxm", "mqtt-s3cret", "meshbox/#", "homeassistant/#")
 	bx := lkServe(t, "127.0.0.1:0", cfg, token, state, board)
-	ph := lkJoin(t, bx.url("/"), "iPhone", token)
+	ph := phonetest.Dial(t, bx.url("/"), phonetest.App("iPhone", token))
 
 	w.WaitFor("meshbox/boxm/availability", "online", 15*time.Second)
 	w.WaitFor("homeassistant/switch/boxm/lamp/config", "*", 5*time.Second)
@@ -40,35 +41,35 @@ func TestMQTTEndToEnd(t *testing.T) {
 	}
 
 	// The same truth on both sides: the phone's snapshot and the retained states.
-	ph.broadcast(`{"msg_type":"control_sync_request","from":"iPhone"}`)
-	snap := ph.wait("snapshot", 5*time.Second, lkSnapshotWith("lamp", false))["controls"].(map[string]any)
+	ph.BroadcastJSON(`{"msg_type":"control_sync_request","from":"iPhone"}`)
+	snap := ph.ExpectBroadcastFunc("snapshot", 5*time.Second, lkSnapshotWith("lamp", false))["controls"].(map[string]any)
 	for _, id := range []string{"lamp", "fan", "valve_open", "button"} {
 		want := map[bool]string{true: "ON", false: "OFF"}[snap[id] == true]
 		w.WaitFor("meshbox/boxm/"+id+"/state", want, 5*time.Second)
 	}
-	m := ph.wait("climate metrics", 5*time.Second, lkMsg("metrics", "source", "light"))
+	m := ph.ExpectBroadcast(phonetest.Msg("metrics", "source", "light"), 5*time.Second)
 	lux, _ := m["light_lux"].(float64)
 	w.WaitFor("meshbox/boxm/light_lux/state", strconv.FormatFloat(lux, 'f', -1, 64), 5*time.Second)
 
 	// MQTT command -> simulated output -> state echo on the phone.
 	start := time.Now()
 	w.Publish("meshbox/boxm/lamp/set", "ON")
-	ph.wait("lamp state echo", 5*time.Second, lkMsg("state", "target", "lamp", "value", true))
+	ph.ExpectBroadcast(phonetest.Msg("state", "target", "lamp", "value", true), 5*time.Second)
 	t.Logf("MQTT lamp ON -> phone state echo: %v", time.Since(start).Round(time.Microsecond))
 	w.WaitFor("meshbox/boxm/lamp/state", "ON", 5*time.Second)
 	if on, _ := board.OutputLevel(gpio.Line{Offset: 17}); !on {
 		t.Error("lamp pin low after the MQTT command")
 	}
 	w.Publish("meshbox/boxm/dimmer/set", "30")
-	ph.wait("dimmer echo", 5*time.Second, lkMsg("state", "target", "dimmer", "value", 30.0))
+	ph.ExpectBroadcast(phonetest.Msg("state", "target", "dimmer", "value", 30.0), 5*time.Second)
 
 	// Broker restart mid-test: the box keeps serving phones, then
 	// republishes the newest state and takes commands again.
 	broker.Stop()
-	ph.broadcast(`{"msg_type":"cmd","target":"fan","value":true}`)
-	ph.wait("fan echo with the broker down", 5*time.Second, lkMsg("state", "target", "fan", "value", true))
-	ph.broadcast(`{"msg_type":"cmd","target":"lamp","value":false}`)
-	ph.wait("lamp echo with the broker down", 5*time.Second, lkMsg("state", "target", "lamp", "value", false))
+	ph.Cmd("fan", true)
+	ph.ExpectBroadcast(phonetest.Msg("state", "target", "fan", "value", true), 5*time.Second)
+	ph.Cmd("lamp", false)
+	ph.ExpectBroadcast(phonetest.Msg("state", "target", "lamp", "value", false), 5*time.Second)
 	broker.Start()
 	restarted := time.Now()
 	w2 := mqtttest.Watch(t, broker, "boxm", "mqtt-s3cret", "meshbox/#")
@@ -77,7 +78,7 @@ func TestMQTTEndToEnd(t *testing.T) {
 	w2.WaitFor("meshbox/boxm/lamp/state", "OFF", 5*time.Second)
 	t.Logf("states republished %v after the broker restart", time.Since(restarted).Round(time.Millisecond))
 	w2.Publish("meshbox/boxm/fan/set", "OFF")
-	ph.wait("fan off from MQTT after the restart", 5*time.Second, lkMsg("state", "target", "fan", "value", false))
+	ph.ExpectBroadcast(phonetest.Msg("state", "target", "fan", "value", false), 5*time.Second)
 	if on, _ := board.OutputLevel(gpio.Line{Offset: 27}); on {
 		t.Error("fan pin high after MQTT OFF")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/meshbox/meshbox/internal/phonetest"
 )
 
 // syncBuf is a goroutine-safe log sink.
@@ -70,44 +70,12 @@ func startServe(t *testing.T, env map[string]string, args ...string) (addr strin
 	return ln.Addr().String(), stop, logs
 }
 
-func dialIdentify(t *testing.T, addr string, payload map[string]any) (*websocket.Conn, map[string]any) {
-	t.Helper()
-	var ws *websocket.Conn
-	var err error
-	for i := 0; i < 100; i++ { // serve may still be starting
-		if ws, _, err = websocket.DefaultDialer.Dial("ws://"+addr+"/any/path?x=1", nil); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	b, _ := json.Marshal(map[string]any{"id": "1", "type": "identify", "payload": payload, "reply_to": nil})
-	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		t.Fatal(err)
-	}
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := ws.ReadMessage()
-		if err != nil {
-			return ws, map[string]any{"error": err}
-		}
-		var f map[string]any
-		_ = json.Unmarshal(msg, &f)
-		if f["type"] == "welcome" {
-			return ws, f
-		}
-	}
-}
+// wsURL is the relay's URL on addr (any path is a WebSocket upgrade).
+func wsURL(addr string) string { return "ws://" + addr + "/any/path?x=1" }
 
 func TestServeRelayAndShutdown(t *testing.T) {
 	addr, stop, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "s3cret-token-value"}, "-sim", "-listen", "127.0.0.1:1")
-	ws, f := dialIdentify(t, addr, map[string]any{"name": "phone", "token": "s3cret-token-value"})
-	if f["type"] != "welcome" {
-		t.Fatalf("identify: %v", f)
-	}
+	ws := phonetest.Dial(t, wsURL(addr), phonetest.Options{Name: "phone", Token: "s3cret-token-value"})
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -117,19 +85,14 @@ func TestServeRelayAndShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "meshbox") {
 		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
 	}
-	_, bad := dialIdentify(t, addr, map[string]any{"name": "intruder", "token": "nope"})
-	if ce, ok := bad["error"].(*websocket.CloseError); !ok || ce.Code != 1008 {
+	_, bad := phonetest.TryDial(t, wsURL(addr), phonetest.Options{Name: "intruder", Token: "nope"})
+	var ce *websocket.CloseError
+	if !errors.As(bad, &ce) || ce.Code != 1008 {
 		t.Fatalf("bad token: %v", bad)
 	}
 
 	go func() { _ = stop() }()
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var ce *websocket.CloseError
-	for {
-		if _, _, err = ws.ReadMessage(); err != nil {
-			break
-		}
-	}
+	err = ws.WaitClosed(5 * time.Second)
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 		t.Fatalf("client saw %v, want close 1001", err)
 	}
@@ -165,8 +128,8 @@ func TestServeGeneratesAndKeepsToken(t *testing.T) {
 	if len(tok) < 24 {
 		t.Fatalf("weak token %q", tok)
 	}
-	if _, f := dialIdentify(t, addr, map[string]any{"name": "p", "token": tok}); f["type"] != "welcome" {
-		t.Fatalf("generated token refused: %v", f)
+	if _, err := phonetest.TryDial(t, wsURL(addr), phonetest.Options{Name: "p", Token: tok}); err != nil {
+		t.Fatalf("generated token refused: %v", err)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -176,15 +139,15 @@ func TestServeGeneratesAndKeepsToken(t *testing.T) {
 	}
 	// A second start reuses it.
 	addr2, _, _ := startServe(t, map[string]string{"MESHBOX_STATE_DIR": dir})
-	if _, f := dialIdentify(t, addr2, map[string]any{"name": "p", "token": tok}); f["type"] != "welcome" {
-		t.Fatalf("stored token not reused: %v", f)
+	if _, err := phonetest.TryDial(t, wsURL(addr2), phonetest.Options{Name: "p", Token: tok}); err != nil {
+		t.Fatalf("stored token not reused: %v", err)
 	}
 }
 
 func TestServeOpenMode(t *testing.T) {
 	addr, _, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "ignored-when-open"}, "-open")
-	if _, f := dialIdentify(t, addr, map[string]any{"name": "anyone"}); f["type"] != "welcome" {
-		t.Fatalf("open mode refused: %v", f)
+	if _, err := phonetest.TryDial(t, wsURL(addr), phonetest.Options{Name: "anyone"}); err != nil {
+		t.Fatalf("open mode refused: %v", err)
 	}
 	if !strings.Contains(logs.String(), "AUTHENTICATION IS OFF") {
 		t.Fatal("no warning for open mode")

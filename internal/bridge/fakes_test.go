@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
+	"github.com/meshbox/meshbox/internal/phonetest"
 	"go.bug.st/serial"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -211,19 +212,8 @@ func (m *fakeMesh) all() []map[string]any {
 	return append([]map[string]any(nil), m.frames...)
 }
 
-func isMsg(mt string, kv ...any) func(map[string]any) bool {
-	return func(f map[string]any) bool {
-		if f["msg_type"] != mt {
-			return false
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if f[kv[i].(string)] != kv[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-}
+// isMsg matches a broadcast payload by msg_type and key/value pairs.
+func isMsg(mt string, kv ...any) func(map[string]any) bool { return phonetest.Msg(mt, kv...).Matches }
 
 func bcm(n int) config.Pin { return config.Pin{BCM: n, Raw: fmt.Sprint(n)} }
 

@@ -2,99 +2,30 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/phonetest"
 	"github.com/meshbox/meshbox/internal/relay"
 	"github.com/meshbox/meshbox/internal/wire"
 )
 
 const testToken = "s3cret-token"
 
-// phone is a raw WebSocket client acting like the app.
-type phone struct {
-	t    testing.TB
-	c    *websocket.Conn
-	in   chan map[string]any // broadcast payloads
-	done chan struct{}
-}
-
-func dialPhone(t testing.TB, url, name string) *phone {
+// dialPhone joins url like the app, with the rig's token.
+func dialPhone(t testing.TB, url, name string) *phonetest.Phone {
 	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	p := &phone{t: t, c: c, in: make(chan map[string]any, 4096), done: make(chan struct{})}
-	p.send("identify", map[string]any{"name": name, "token": testToken, "channel": "home", "role": "controller", "can_broadcast": true})
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for welcome: %v", err)
-		}
-		if f, _ := wire.Decode(msg); f.Type == "welcome" {
-			break
-		}
-	}
-	c.SetReadDeadline(time.Time{})
-	go func() {
-		defer close(p.done)
-		for {
-			_, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, err := wire.Decode(msg)
-			if err != nil || f.Type != "broadcast" {
-				continue
-			}
-			var m map[string]any
-			if json.Unmarshal(f.Payload, &m) == nil {
-				p.in <- m
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-p.done })
-	return p
+	return phonetest.Dial(t, url, phonetest.App(name, testToken))
 }
 
-func (p *phone) send(typ string, payload any) {
-	raw, _ := json.Marshal(payload)
-	if err := p.c.WriteMessage(websocket.TextMessage, wire.Encode(wire.Frame{ID: wire.NewID(), Type: typ, Payload: raw})); err != nil {
-		p.t.Fatalf("write: %v", err)
-	}
-}
-
-func (p *phone) broadcast(payload string) {
-	if err := p.c.WriteMessage(websocket.TextMessage, wire.Encode(wire.Frame{ID: wire.NewID(), Type: "broadcast_request", Payload: json.RawMessage(payload)})); err != nil {
-		p.t.Fatalf("write: %v", err)
-	}
-}
-
-func (p *phone) wait(what string, match func(map[string]any) bool) map[string]any {
-	p.t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case f := <-p.in:
-			if match(f) {
-				return f
-			}
-		case <-timeout:
-			p.t.Fatalf("phone: timed out waiting for %s", what)
-		}
-	}
-}
+// phoneWait is how long a phone waits for one broadcast.
+const phoneWait = 5 * time.Second
 
 // meshRig is a relay on loopback with the bridge joined through the pipe.
 type meshRig struct {
@@ -150,11 +81,11 @@ func TestJoinRelay(t *testing.T) {
 	rig := startRig(t, cfg, relay.Config{})
 	ph := dialPhone(t, rig.url, "iPhone")
 	// Metrics arrive.
-	ph.wait("metrics", isMsg("metrics", "source", "climate"))
-	ph.wait("metrics", isMsg("metrics", "source", "light"))
+	ph.ExpectBroadcast(phonetest.Msg("metrics", "source", "climate"), phoneWait)
+	ph.ExpectBroadcast(phonetest.Msg("metrics", "source", "light"), phoneWait)
 	// Late joiner: snapshot lists every control.
-	ph.broadcast(`{"msg_type":"control_sync_request","from":"iPhone","dynamic":[]}`)
-	snap := ph.wait("snapshot", isMsg("control_snapshot", "to", "iPhone"))
+	ph.BroadcastJSON(`{"msg_type":"control_sync_request","from":"iPhone","dynamic":[]}`)
+	snap := ph.ExpectBroadcast(phonetest.Msg("control_snapshot", "to", "iPhone"), phoneWait)
 	ctrls := snap["controls"].(map[string]any)
 	var missing []string
 	for _, c := range Controls(cfg) {
@@ -167,17 +98,17 @@ func TestJoinRelay(t *testing.T) {
 		t.Errorf("snapshot lacks %v", missing)
 	}
 	// A cmd switches the lamp: state echo, then ack; the pin follows.
-	ph.broadcast(`{"msg_type":"cmd","target":"lamp","value":"true","_cmd":"k1","_from":"iPhone"}`)
-	if st := ph.wait("lamp state", isMsg("state", "target", "lamp")); st["value"] != true {
+	ph.CmdAck("lamp", "true", "k1")
+	if st := ph.ExpectState("lamp", phoneWait); st["value"] != true {
 		t.Errorf("lamp state = %v", st)
 	}
-	ph.wait("ack", isMsg("command_ack", "cmd_id", "k1", "to", "iPhone", "ok", true))
+	ph.ExpectBroadcast(phonetest.Msg("command_ack", "cmd_id", "k1", "to", "iPhone", "ok", true), phoneWait)
 	if lvl, ok := rig.board.OutputLevel(gpio.Line{Offset: 17}); !ok || !lvl {
 		t.Errorf("lamp pin = %v %v, want high", lvl, ok)
 	}
 	// Routed: route_msg to the bridge by name is answered.
-	ph.send("route_msg_noreply", map[string]any{"target_name": "meshbox", "type": "set_fan", "payload": map[string]any{"value": true}})
-	if st := ph.wait("fan state", isMsg("state", "target", "fan")); st["value"] != true {
+	ph.Send("route_msg_noreply", map[string]any{"target_name": "meshbox", "type": "set_fan", "payload": map[string]any{"value": true}})
+	if st := ph.ExpectState("fan", phoneWait); st["value"] != true {
 		t.Errorf("fan state = %v", st)
 	}
 }
@@ -195,8 +126,8 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		val := i%2 == 0
 		start := time.Now()
-		ph.broadcast(`{"msg_type":"cmd","target":"lamp","value":` + map[bool]string{true: "true", false: "false"}[val] + `}`)
-		ph.wait(fmt.Sprintf("state %d of %d", i, b.N), isMsg("state", "target", "lamp", "value", val))
+		ph.BroadcastJSON(`{"msg_type":"cmd","target":"lamp","value":` + map[bool]string{true: "true", false: "false"}[val] + `}`)
+		ph.ExpectBroadcast(phonetest.Msg("state", "target", "lamp", "value", val), phoneWait)
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()

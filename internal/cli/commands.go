@@ -53,70 +53,84 @@ func connect(ctx context.Context, opts meshsocket.Options, timeout time.Duration
 	return c, nil
 }
 
-// Send runs "send URL TYPE [JSON]": one fire-and-forget frame.
-func Send(ctx context.Context, env IO, args []string) error {
+// parseCmd parses a client command's flags (default timeout def) and
+// checks that it has between minPos and maxPos (-1: any) positionals.
+func parseCmd(name string, def time.Duration, args []string, minPos, maxPos int, usage string) (common, []string, error) {
 	var cf common
-	fs := newFlagSet("send", &cf, 5*time.Second)
-	pos, err := parse(fs, args)
+	pos, err := parse(newFlagSet(name, &cf, def), args)
 	if err != nil {
-		return err
+		return cf, nil, err
 	}
-	if len(pos) < 2 || len(pos) > 3 {
-		return usagef("usage: meshbox send URL TYPE [JSON] [--name N] [--channel C] [--role R] [--token T]")
+	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
+		return cf, nil, usagef("%s", usage)
+	}
+	return cf, pos, nil
+}
+
+// frameCmd is the parsed "URL TYPE [JSON]" of send and request.
+type frameCmd struct {
+	cf      common
+	typ     string
+	payload json.RawMessage
+}
+
+// openFrameCmd parses "URL TYPE [JSON]" and connects to URL.
+func openFrameCmd(ctx context.Context, env IO, name string, args []string, usage string) (*meshsocket.Client, frameCmd, error) {
+	cf, pos, err := parseCmd(name, 5*time.Second, args, 2, 3, usage)
+	if err != nil {
+		return nil, frameCmd{}, err
 	}
 	payload, err := payloadArg(pos, 2)
 	if err != nil {
-		return err
+		return nil, frameCmd{}, err
 	}
 	c, err := connect(ctx, cf.options(env, pos[0]), cf.timeout)
+	if err != nil {
+		return nil, frameCmd{}, err
+	}
+	return c, frameCmd{cf: cf, typ: pos[1], payload: payload}, nil
+}
+
+// Send runs "send URL TYPE [JSON]": one fire-and-forget frame.
+func Send(ctx context.Context, env IO, args []string) error {
+	c, fa, err := openFrameCmd(ctx, env, "send", args,
+		"usage: meshbox send URL TYPE [JSON] [--name N] [--channel C] [--role R] [--token T]")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Send(ctx, pos[1], payload); err != nil {
-		return fmt.Errorf("send %s: %w", pos[1], err)
+	if err := c.Send(ctx, fa.typ, fa.payload); err != nil {
+		return fmt.Errorf("send %s: %w", fa.typ, err)
 	}
 	// The relay handles a connection's frames in order: once it answers
 	// this ping, it has processed the frame above.
-	bctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	bctx, cancel := context.WithTimeout(ctx, fa.cf.timeout)
 	defer cancel()
 	_, _ = c.Request(bctx, "ping", nil)
-	if cf.json {
-		fmt.Fprintf(env.Stdout, "{\"sent\":true,\"type\":%q}\n", pos[1])
+	if fa.cf.json {
+		fmt.Fprintf(env.Stdout, "{\"sent\":true,\"type\":%q}\n", fa.typ)
 	}
 	return nil
 }
 
 // Request runs "request URL TYPE [JSON]": prints the reply payload.
 func Request(ctx context.Context, env IO, args []string) error {
-	var cf common
-	fs := newFlagSet("request", &cf, 5*time.Second)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 2 || len(pos) > 3 {
-		return usagef("usage: meshbox request URL TYPE [JSON] [--json] [--timeout D] [--name N] [--channel C] [--role R] [--token T]")
-	}
-	payload, err := payloadArg(pos, 2)
-	if err != nil {
-		return err
-	}
-	c, err := connect(ctx, cf.options(env, pos[0]), cf.timeout)
+	c, fa, err := openFrameCmd(ctx, env, "request", args,
+		"usage: meshbox request URL TYPE [JSON] [--json] [--timeout D] [--name N] [--channel C] [--role R] [--token T]")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	rctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	rctx, cancel := context.WithTimeout(ctx, fa.cf.timeout)
 	defer cancel()
-	out, err := c.Request(rctx, pos[1], payload)
+	out, err := c.Request(rctx, fa.typ, fa.payload)
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("no reply to %s within %v (unknown types get no reply)", pos[1], cf.timeout)
+		return fmt.Errorf("no reply to %s within %v (unknown types get no reply)", fa.typ, fa.cf.timeout)
 	}
 	if err != nil {
 		return err
 	}
-	if err := printJSON(env, out, cf.json); err != nil {
+	if err := printJSON(env, out, fa.cf.json); err != nil {
 		return err
 	}
 	return meshsocket.CheckReply(out)
@@ -143,14 +157,10 @@ func printJSON(env IO, raw json.RawMessage, compact bool) error {
 // given types) as JSON lines until ctx is done, reconnecting if the relay
 // goes away.
 func Listen(ctx context.Context, env IO, args []string) error {
-	var cf common
-	fs := newFlagSet("listen", &cf, 10*time.Second)
-	pos, err := parse(fs, args)
+	cf, pos, err := parseCmd("listen", 10*time.Second, args, 1, -1,
+		"usage: meshbox listen URL [TYPE...] [--name N] [--channel C] [--role R] [--token T]")
 	if err != nil {
 		return err
-	}
-	if len(pos) < 1 {
-		return usagef("usage: meshbox listen URL [TYPE...] [--name N] [--channel C] [--role R] [--token T]")
 	}
 	opts := cf.options(env, pos[0])
 	opts.NoReconnect = false
@@ -191,14 +201,10 @@ func Listen(ctx context.Context, env IO, args []string) error {
 
 // Nodes runs "nodes URL": the relay's roster (get_nodes, as a monitor).
 func Nodes(ctx context.Context, env IO, args []string) error {
-	var cf common
-	fs := newFlagSet("nodes", &cf, 5*time.Second)
-	pos, err := parse(fs, args)
+	cf, pos, err := parseCmd("nodes", 5*time.Second, args, 1, 1,
+		"usage: meshbox nodes URL [--json] [--channel C] [--token T]")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("usage: meshbox nodes URL [--json] [--channel C] [--token T]")
 	}
 	opts := cf.options(env, pos[0])
 	opts.CanMonitor = meshsocket.Bool(true)

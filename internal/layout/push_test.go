@@ -11,21 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/phonetest"
 	"github.com/meshbox/meshbox/internal/relay"
 	"github.com/meshbox/meshbox/meshsocket"
 )
 
 const pushToken = "push-test-token"
 
-// fakePhone is a raw WebSocket member that answers apply-layout like the
-// app (ok:true with a rendered summary, or ok:false), or never answers.
+// fakePhone is a phonetest phone that answers apply-layout like the app
+// (ok:true with a rendered summary, or ok:false), or never answers.
 type fakePhone struct {
-	t      *testing.T
-	name   string
+	*phonetest.Phone
 	answer string // "ok", "refuse", "silent"
-	conn   *websocket.Conn
 
 	mu      sync.Mutex
 	layouts []json.RawMessage
@@ -40,19 +38,9 @@ func joinPhone(t *testing.T, url, name, channel, answer string) *fakePhone {
 // joinAs joins a member with any role (a command-line client is "node").
 func joinAs(t *testing.T, url, name, channel, role, answer string) *fakePhone {
 	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fakePhone{t: t, name: name, answer: answer, conn: c, done: make(chan struct{})}
-	id := map[string]any{"name": name, "channel": channel, "role": role, "token": pushToken, "can_broadcast": true}
-	if err := c.WriteJSON(map[string]any{"id": "i-" + name, "type": "identify", "payload": id, "reply_to": nil}); err != nil {
-		t.Fatal(err)
-	}
-	var welcome map[string]any
-	if err := c.ReadJSON(&welcome); err != nil || welcome["type"] != "welcome" {
-		t.Fatalf("%s: no welcome: %v %v", name, welcome, err)
-	}
+	ph := phonetest.Dial(t, url, phonetest.Options{Name: name, Channel: channel, Role: role, Token: pushToken,
+		Flags: map[string]any{"can_broadcast": true}})
+	p := &fakePhone{Phone: ph, answer: answer, done: make(chan struct{})}
 	go p.read()
 	t.Cleanup(p.close)
 	return p
@@ -61,12 +49,8 @@ func joinAs(t *testing.T, url, name, channel, role, answer string) *fakePhone {
 func (p *fakePhone) read() {
 	defer close(p.done)
 	for {
-		var f struct {
-			ID      string          `json:"id"`
-			Type    string          `json:"type"`
-			Payload json.RawMessage `json:"payload"`
-		}
-		if err := p.conn.ReadJSON(&f); err != nil {
+		f, err := p.Next(context.Background())
+		if err != nil {
 			return
 		}
 		if f.Type != "apply-layout" {
@@ -86,12 +70,12 @@ func (p *fakePhone) read() {
 		default:
 			continue
 		}
-		_ = p.conn.WriteJSON(map[string]any{"id": "r-" + f.ID, "type": f.Type, "payload": reply, "reply_to": f.ID})
+		_ = p.Reply(f, reply)
 	}
 }
 
 func (p *fakePhone) close() {
-	_ = p.conn.Close()
+	p.Close()
 	<-p.done
 }
 
@@ -231,7 +215,7 @@ func TestPusherOverRealRelay(t *testing.T) {
 	time.Sleep(20 * 30 * time.Millisecond)
 	for _, ph := range []*fakePhone{ok, refuse, silent} {
 		if n := len(ph.pushes()); n != 1 {
-			t.Errorf("%s got %d pushes, want 1", ph.name, n)
+			t.Errorf("%s got %d pushes, want 1", ph.Name(), n)
 		}
 	}
 	if n := len(other.pushes()); n != 0 {

@@ -29,6 +29,7 @@ type relayServer struct {
 	srv  *relay.Server
 	hs   *http.Server
 	addr string
+	tls  bool // served over TLS: wss://
 }
 
 func startRelay(t testing.TB, addr string) *relayServer {
@@ -51,7 +52,12 @@ func startRelay(t testing.TB, addr string) *relayServer {
 	return r
 }
 
-func (r *relayServer) url() string { return "ws://" + r.addr + "/" }
+func (r *relayServer) url() string {
+	if r.tls {
+		return "wss://" + r.addr + "/"
+	}
+	return "ws://" + r.addr + "/"
+}
 
 func (r *relayServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -117,7 +123,13 @@ type phone struct {
 
 func dialPhone(t testing.TB, url, name string) *phone {
 	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	return dialPhoneWith(t, websocket.DefaultDialer, url, name)
+}
+
+// dialPhoneWith dials with d (a TLS dialer for wss://).
+func dialPhoneWith(t testing.TB, d *websocket.Dialer, url, name string) *phone {
+	t.Helper()
+	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

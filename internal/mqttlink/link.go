@@ -175,7 +175,13 @@ func (l *Link) clientConfig() autopaho.ClientConfig {
 			l.log.Warn("mqtt broker connection lost; keeping newest state until it is back")
 			return true
 		},
-		OnConnectError: func(err error) { l.log.Warn("mqtt connect failed", "err", err) },
+		OnConnectError: func(err error) {
+			if hint := connectHint(err, o.TLS); hint != "" {
+				l.log.Warn("mqtt connect failed", "err", err, "hint", hint)
+				return
+			}
+			l.log.Warn("mqtt connect failed", "err", err)
+		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: o.ClientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){

@@ -173,6 +173,12 @@ func TestMaxConnections(t *testing.T) {
 	r := startRelay(t, cfg)
 	r.join(t, "one", nil)
 	r.dial(t, "/", nil)
+	// The handshake completes before the relay counts the socket: wait for
+	// the count so the third socket is the one over the cap.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.srv.Stats().Connections < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	c := r.dial(t, "/", nil)
 	if why := c.expectClose(4429); why != reasonTooManyConns {
 		t.Fatalf("reason %q", why)

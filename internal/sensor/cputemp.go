@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/meshbox/meshbox/internal/gpio"
 )
@@ -26,11 +25,7 @@ func ParseMilli(b []byte) (float64, error) {
 }
 
 // CPUTemp reads the SoC temperature from a thermal zone.
-type CPUTemp struct {
-	mu   sync.Mutex
-	host gpio.Host
-	path string
-}
+type CPUTemp struct{ sysfsFile }
 
 // NewCPUTemp returns a driver for the thermal zone file at path (default
 // /sys/class/thermal/thermal_zone0/temp).
@@ -38,7 +33,7 @@ func NewCPUTemp(host gpio.Host, path string) *CPUTemp {
 	if path == "" {
 		path = cpuTempPath
 	}
-	return &CPUTemp{host: host, path: path}
+	return &CPUTemp{sysfsFile{host: host, path: path}}
 }
 
 func (s *CPUTemp) String() string { return "cputemp:" + s.path }
@@ -49,18 +44,9 @@ func (s *CPUTemp) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C
 
 // Read returns the temperature in °C.
 func (s *CPUTemp) Read(ctx context.Context) (map[string]float64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
+	t, err := s.read(ctx, s, ParseMilli)
+	if err != nil {
 		return nil, err
-	}
-	b, err := s.host.ReadFile(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
-	}
-	t, err := ParseMilli(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
 	}
 	if t < -40 || t > 150 {
 		return nil, fmt.Errorf("%s: %w: %.3f °C out of range", s, ErrBadData, t)

@@ -8,7 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/meshbox/meshbox/internal/gpio"
 )
@@ -95,11 +94,7 @@ func W1SlavePath(p string) (string, error) {
 }
 
 // DS18B20 reads a 1-Wire DS18B20 through the kernel's w1_therm sysfs file.
-type DS18B20 struct {
-	mu   sync.Mutex
-	host gpio.Host
-	path string
-}
+type DS18B20 struct{ sysfsFile }
 
 // NewDS18B20 returns a driver reading path (see W1SlavePath) through host.
 func NewDS18B20(host gpio.Host, p string) (*DS18B20, error) {
@@ -107,7 +102,7 @@ func NewDS18B20(host gpio.Host, p string) (*DS18B20, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DS18B20{host: host, path: full}, nil
+	return &DS18B20{sysfsFile{host: host, path: full}}, nil
 }
 
 func (s *DS18B20) String() string { return "ds18b20:" + s.path }
@@ -118,18 +113,9 @@ func (s *DS18B20) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C
 
 // Read reads the w1_slave file (the kernel runs a conversion, ~750 ms).
 func (s *DS18B20) Read(ctx context.Context) (map[string]float64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
+	t, err := s.read(ctx, s, ParseW1Slave)
+	if err != nil {
 		return nil, err
-	}
-	b, err := s.host.ReadFile(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
-	}
-	t, err := ParseW1Slave(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
 	}
 	return map[string]float64{"temperature": t}, nil
 }

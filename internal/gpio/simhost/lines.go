@@ -22,23 +22,35 @@ type output struct {
 
 // Output claims l as an output driven at initial.
 func (b *Board) Output(l gpio.Line, initial bool) (gpio.Output, error) {
-	nl, err := normLine(l)
+	nl, err := b.lockClaimable(l)
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return nil, ErrClosed
-	}
-	if err := b.claimable(nl); err != nil {
-		return nil, err
-	}
 	o := &output{line: nl, level: initial, history: []Change{{initial, b.now()}}}
 	b.outputs[nl] = o
 	b.changed()
 	b.log.Debug("sim output claimed", "line", lineName(nl), "level", initial)
 	return &outHandle{b: b, o: o}, nil
+}
+
+// lockClaimable normalises l and locks b.mu if the board is open and the
+// line free; on success the caller holds b.mu and must unlock it.
+func (b *Board) lockClaimable(l gpio.Line) (gpio.Line, error) {
+	nl, err := normLine(l)
+	if err != nil {
+		return nl, err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nl, ErrClosed
+	}
+	if err := b.claimable(nl); err != nil {
+		b.mu.Unlock()
+		return nl, err
+	}
+	return nl, nil
 }
 
 // claimable: b.mu held.
@@ -155,18 +167,11 @@ type inputLine struct {
 // Input claims l as an input. Its level starts at what the pull implies
 // (high for PullUp, low otherwise) unless a test set it before.
 func (b *Board) Input(l gpio.Line, pull gpio.Pull) (gpio.Input, error) {
-	nl, err := normLine(l)
+	nl, err := b.lockClaimable(l)
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return nil, ErrClosed
-	}
-	if err := b.claimable(nl); err != nil {
-		return nil, err
-	}
 	in := b.inputs[nl]
 	if in == nil {
 		in = &inputLine{line: nl}
