@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/meshbox/meshbox/internal/cli"
 )
@@ -23,18 +24,29 @@ func cliErr(err error) error {
 	return err
 }
 
+// cliResult maps a client command's result to run's: -h prints the usage
+// to stdout (exit 0), a command-line mistake becomes a usageError (exit 2).
+func cliResult(env *Env, err error) error {
+	var u *cli.UsageError
+	if errors.As(err, &u) && u.Help {
+		fmt.Fprintln(env.Stdout, u.Msg)
+		return nil
+	}
+	return cliErr(err)
+}
+
 func sendCmd(ctx context.Context, env *Env, args []string) error {
-	return cliErr(cli.Send(ctx, cliIO(env), args))
+	return cliResult(env, cli.Send(ctx, cliIO(env), args))
 }
 
 func requestCmd(ctx context.Context, env *Env, args []string) error {
-	return cliErr(cli.Request(ctx, cliIO(env), args))
+	return cliResult(env, cli.Request(ctx, cliIO(env), args))
 }
 
 func listenCmd(ctx context.Context, env *Env, args []string) error {
-	return cliErr(cli.Listen(ctx, cliIO(env), args))
+	return cliResult(env, cli.Listen(ctx, cliIO(env), args))
 }
 
 func nodesCmd(ctx context.Context, env *Env, args []string) error {
-	return cliErr(cli.Nodes(ctx, cliIO(env), args))
+	return cliResult(env, cli.Nodes(ctx, cliIO(env), args))
 }

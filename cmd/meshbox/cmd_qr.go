@@ -62,6 +62,9 @@ func qrCmd(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	printPairing(env, q, p, *invert)
+	if w := loopbackWarning(cfg); w != "" {
+		fmt.Fprintln(env.Stderr, "warning: "+w)
+	}
 	if *pngFile != "" {
 		img, err := q.PNG(512)
 		if err != nil {

@@ -54,17 +54,23 @@ func run(ctx context.Context, env *Env) error {
 		}
 		c, ok := cmds[args[0]]
 		if !ok {
-			usage(env.Stderr, cmds)
-			return usageError(fmt.Sprintf("unknown command %q", args[0]))
+			return usageError(fmt.Sprintf("unknown command %q (meshbox help lists the commands)", args[0]))
 		}
 		return c.run(ctx, env, args[1:])
 	}
 	return serveCmd(ctx, env, args)
 }
 
+// usage is meshbox's help: the serve flags, the commands and the
+// environment (meshbox help, meshbox -h).
 func usage(w io.Writer, cmds map[string]subcommand) {
-	fmt.Fprintln(w, "usage: meshbox [serve] [-listen ADDR] [-config PATH] [-sim] [-open]")
-	fmt.Fprintln(w, "       meshbox COMMAND [flags] [args]")
+	fmt.Fprintln(w, "usage: meshbox [serve] [flags]            run the relay and the hardware bridge")
+	fmt.Fprintln(w, "       meshbox COMMAND [flags] [args]     (meshbox COMMAND -h for its flags)")
+	fmt.Fprintln(w, "\nserve flags:")
+	var o serveOptions
+	fs := serveFlagSet(&o)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
@@ -74,6 +80,18 @@ func usage(w io.Writer, cmds map[string]subcommand) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
+	fmt.Fprint(w, `
+environment:
+  MESH_AUTH_TOKEN    relay token (serve: wins over the config's; client commands: --token default)
+  MESH_CHANNEL       channel of send/request/listen/nodes (default home, the bridge's channel)
+  MESHBOX_STATE_DIR  state directory: token, restore states (default the config's state_dir, /var/lib/meshbox)
+  MESHBOX_LOG_LEVEL  debug, info (default), warn or error
+  relay limits (override the config's relay: section):
+    MESH_RATE_LIMIT, MESH_MAX_SIZE, MESH_MAX_CONNECTIONS, MESH_MAX_PENDING_PER_IP,
+    MESH_TRUSTED_PROXIES, MESH_ALLOWED_ORIGINS, MESH_AUTH_TIMEOUT, MESH_ROUTE_TIMEOUT,
+    MESH_SEND_TIMEOUT, MESH_PING_INTERVAL, MESH_PING_TIMEOUT, MESH_MAX_OUTSTANDING_ROUTES,
+    MESH_QUEUE_SIZE, MESH_QUEUE_BYTES, MESH_LENIENT_NAMES, MESHBOX_PIPE_RATE_LIMIT
+`)
 }
 
 // usageError is a bad command line (exit code 2).

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,6 +47,7 @@ type box struct {
 
 	cfg      *config.Config // loaded or built-in demo config
 	stateDir string         // writable state directory (token, restore states, pairing)
+	ln       net.Listener   // bound before the hardware is opened; served by run
 
 	token       string // shared key; "" = open relay
 	tokenSource string // where the token came from (for logs; never the token)
@@ -73,29 +76,54 @@ func serveCmd(ctx context.Context, env *Env, args []string) error {
 	return serve(ctx, env, args, nil)
 }
 
+// serveFlagSet declares the serve flags into o (also printed by usage).
+func serveFlagSet(o *serveOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("meshbox serve", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", config.DefaultListen, "`address` (HOST:PORT) to serve WebSocket and HTTP on")
+	fs.StringVar(&o.configPath, "config", "", "config `file` (default "+config.DefaultPath+" when present, else the built-in demo)")
+	fs.BoolVar(&o.sim, "sim", false, "use simulated hardware (populated from the config's devices)")
+	fs.BoolVar(&o.open, "open", false, "run the relay without authentication (LAN open mode; warned)")
+	return fs
+}
+
 func parseServeFlags(env *Env, args []string) (serveOptions, error) {
 	var o serveOptions
-	fs := flag.NewFlagSet("meshbox serve", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.StringVar(&o.listen, "listen", config.DefaultListen, "`address` to serve WebSocket and HTTP on")
-	fs.StringVar(&o.configPath, "config", "", "config `file` (default "+config.DefaultPath+" when present, else the built-in demo)")
-	fs.BoolVar(&o.sim, "sim", false, "use simulated hardware")
-	fs.BoolVar(&o.open, "open", false, "run the relay without authentication (LAN open mode; warned)")
+	fs := serveFlagSet(&o)
+	// The flag package would print the error and the usage itself; the
+	// error is returned (printed once by main) and -h prints the full help.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, err
+			usage(env.Stdout, subcommands())
+			return o, flag.ErrHelp
 		}
-		return o, usageError(err.Error())
+		return o, usageError(err.Error() + " (meshbox -h for help)")
 	}
 	if fs.NArg() > 0 {
-		return o, usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return o, usageError(fmt.Sprintf("unexpected argument %q (meshbox help lists the commands)", fs.Arg(0)))
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "listen" {
 			o.listenSet = true
 		}
 	})
+	if err := checkListen(o.listen); err != nil {
+		return o, usageError("-listen: " + err.Error())
+	}
 	return o, nil
+}
+
+// checkListen checks the form of a listen address: HOST:PORT with an
+// empty, IP or name host and a numeric port 0..65535.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (e.g. \":8765\" or \"127.0.0.1:8765\")", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number 0..65535", addr, port)
+	}
+	return nil
 }
 
 // serve runs the box until ctx is done. ln, when not nil, is used instead of
@@ -135,6 +163,17 @@ func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error 
 		return fmt.Errorf("relay settings: %w", err)
 	}
 	rcfg.AuthToken = b.token
+	// Bind before the hardware is touched: a port in use or a bad address
+	// fails here, with every output untouched. Nothing is served (no
+	// WebSocket client is accepted) until run, after the boot states.
+	if ln == nil {
+		addr := b.listenAddr()
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w (hardware left untouched; choose another -listen)", addr, err)
+		}
+	}
+	defer ln.Close()
+	b.ln = ln
 	b.relay = relay.New(rcfg, b.log)
 
 	b.routes()
@@ -177,11 +216,23 @@ func (b *box) loadConfig() error {
 }
 
 // listenAddr is -listen when given, else the config's listen, else :8765.
+// Once bound, a port 0 ("pick one") reads as the port the system chose.
 func (b *box) listenAddr() string {
-	if b.opts.listenSet || b.cfg.Listen == "" {
-		return b.opts.listen
+	addr := b.cfg.Listen
+	if b.opts.listenSet || addr == "" {
+		addr = b.opts.listen
 	}
-	return b.cfg.Listen
+	if b.ln == nil {
+		return addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr
+	}
+	if ta, ok := b.ln.Addr().(*net.TCPAddr); ok {
+		return net.JoinHostPort(host, strconv.Itoa(ta.Port))
+	}
+	return addr
 }
 
 // routes registers the plain-HTTP handlers.
@@ -224,19 +275,13 @@ func (b *box) handler() http.Handler {
 // run serves until ctx is done or a component fails, then stops gracefully:
 // every WebSocket is closed with 1001 and the HTTP server is shut down.
 func (b *box) run(ctx context.Context, ln net.Listener) error {
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", b.listenAddr()); err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-	}
 	srv := &http.Server{
 		Handler:           b.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 	}
 	b.log.Info("meshbox serving", "version", version, "listen", ln.Addr().String(),
-		"auth", b.authMode(), "token_source", b.tokenSource, "state_dir", b.stateDir, "sim", b.opts.sim)
+		"auth", b.authMode(), "token_source", b.tokenSource, "state_dir", b.stateDir, "hardware", b.hardwareDesc())
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -56,12 +56,46 @@ func newPairingWindow(cfg *config.Config) *pairing.Window {
 	return pairing.NewWindow(cfg.Pairing.Window, cfg.Pairing.Always, nil)
 }
 
-// pairingButton is the bridge's OnPairingButton: it reopens the window.
-func pairingButton(w *pairing.Window, logger *slog.Logger) func() {
-	return func() {
-		until := w.Open()
-		logger.Info("pairing opened by the pairing button", "until", until.Format("15:04:05"))
+// pairingButton is the bridge's OnPairingButton: it reopens the window
+// (logPairing logs it).
+func pairingButton(w *pairing.Window) func() {
+	return func() { w.OpenBy("the pairing button") }
+}
+
+// logPairing returns the pairing.Window.Watch callback that logs one INFO
+// line per change: opened (how, for how long, until when) and closed (how
+// to pair again). button is the pairing input's label ("" = none).
+func logPairing(log *slog.Logger, button string) func(pairing.Change) {
+	return func(c pairing.Change) {
+		switch {
+		case c.Always:
+			log.Info("pairing always open (pairing.always): the page shows the QR and the token to anyone on the LAN")
+		case c.Open:
+			msg := "pairing opened"
+			switch c.Reason {
+			case "":
+			case "boot":
+				msg = "pairing open at boot"
+			default:
+				msg += " by " + c.Reason
+			}
+			log.Info(msg, "for", c.For.Round(time.Second).String(), "until", c.Until.Format("15:04:05"))
+		case button != "":
+			log.Info("pairing closed; press the pairing button or run `meshbox qr` to pair", "button", button)
+		default:
+			log.Info("pairing closed; run `meshbox qr` to pair (no pairing button configured)")
+		}
 	}
+}
+
+// loopbackWarning is the warning for a relay that listens on loopback only
+// while its pairing URL points at the LAN ("" when that is not the case).
+func loopbackWarning(cfg *config.Config) string {
+	if cfg.AdvertiseURL != "" || !loopbackListen(cfg.Listen) {
+		return "" // a reverse proxy in front of a loopback relay is fine
+	}
+	host, port, _ := net.SplitHostPort(cfg.Listen)
+	return "the relay listens on " + host + " only: phones on the LAN cannot reach it; use -listen :" + port
 }
 
 // pageSetup is what the page needs from serve.
@@ -89,7 +123,7 @@ func (b *box) addPage(ctx context.Context) error {
 	s := pageSetup{Env: b.env, Cfg: &cfg, Token: b.token, Window: w, Relay: b.relay, Logger: log,
 		Member: func() *bridge.Member { return nil }}
 	if b.hw != nil {
-		b.hw.setPairingButton(pairingButton(w, log))
+		b.hw.setPairingButton(pairingButton(w))
 		s.Bridge = b.hw.bridge
 		s.Member = b.hw.Member
 	}
@@ -136,6 +170,17 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 		payload.URL = "ws://" + net.JoinHostPort(strings.TrimSuffix(pairing.HostFQDN(host), "."), strconv.Itoa(port))
 		log.Warn("pairing: no LAN address, the QR uses the host name (set advertise_url to choose)", "err", err, "url", payload.URL)
 	}
+	// A relay on loopback only (-listen 127.0.0.1:PORT, no advertise_url):
+	// the pairing URL (QR, pairing JSON, /layout.json) stays the LAN URL
+	// the phone would need, never 127.0.0.1 (a phone dialing its own
+	// loopback reaches nothing either). What makes it honest is the one
+	// WARN at start and the same warning on the page (session "warning",
+	// shown as a banner) and under `meshbox qr`. The page's own WebSocket
+	// dials location.host, so a browser on this machine keeps working.
+	warning := loopbackWarning(s.Cfg)
+	if warning != "" {
+		log.Warn(warning, "listen", s.Cfg.Listen, "advertised", payload.URL)
+	}
 	printConsoleQR(s.Env, payload, log)
 
 	l, err := layout.Generate(s.Cfg, layout.Options{URL: payload.URL, Token: s.Token})
@@ -166,7 +211,7 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 	}
 	h := page.New(page.Options{
 		Name: s.Cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: s.Token,
-		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log,
+		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log, Warning: warning,
 		Layout: func(withToken bool) ([]byte, error) {
 			if withToken {
 				return withTok, nil
@@ -186,6 +231,12 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 	})
 
 	run := func(ctx context.Context) error {
+		if s.Window != nil && s.Token != "" { // an open relay has no secret to guard
+			wctx, stop := context.WithCancel(ctx)
+			watched := make(chan struct{})
+			defer func() { stop(); <-watched }()
+			go func() { defer close(watched); s.Window.Watch(wctx, logPairing(log, pairingLabel)) }()
+		}
 		if s.Bridge != nil {
 			defer s.Bridge.Attach(counters)()
 		}

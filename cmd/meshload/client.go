@@ -75,32 +75,41 @@ func (m *member) readInto(buf []byte) ([]byte, error) {
 	}
 }
 
-var (
-	keyType = []byte(`"type":"broadcast"`)
-	keySeq  = []byte(`"seq":`)
-	keyTS   = []byte(`"ts":`)
-)
-
 // parseLoad extracts seq and ts from a load broadcast without a JSON parse.
+// It tolerates whitespace around the colons, so it reads the Python
+// reference relay's json.dumps output ("type": "broadcast") as well.
 func parseLoad(msg []byte) (seq, ts int64, ok bool) {
-	if !bytes.Contains(msg[:min(len(msg), 80)], keyType) {
+	v := valueAfter(msg[:min(len(msg), 96)], `"type"`)
+	if !bytes.HasPrefix(v, []byte(`"broadcast"`)) {
 		return 0, 0, false
 	}
-	seq, ok1 := intAfter(msg, keySeq)
-	ts, ok2 := intAfter(msg, keyTS)
+	seq, ok1 := intAfter(msg, `"seq"`)
+	ts, ok2 := intAfter(msg, `"ts"`)
 	return seq, ts, ok1 && ok2
 }
 
-func intAfter(msg, key []byte) (int64, bool) {
-	i := bytes.Index(msg, key)
-	if i < 0 {
-		return 0, false
+// valueAfter returns msg after the first `key` followed by optional
+// spaces, a colon and optional spaces; nil when there is none.
+func valueAfter(msg []byte, key string) []byte {
+	for off := 0; ; {
+		i := bytes.Index(msg[off:], []byte(key))
+		if i < 0 {
+			return nil
+		}
+		rest := bytes.TrimLeft(msg[off+i+len(key):], " \t")
+		if len(rest) > 0 && rest[0] == ':' {
+			return bytes.TrimLeft(rest[1:], " \t")
+		}
+		off += i + len(key)
 	}
-	j := i + len(key)
-	k := j
-	for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
+}
+
+func intAfter(msg []byte, key string) (int64, bool) {
+	v := valueAfter(msg, key)
+	k := 0
+	for k < len(v) && v[k] >= '0' && v[k] <= '9' {
 		k++
 	}
-	n, err := strconv.ParseInt(string(msg[j:k]), 10, 64)
+	n, err := strconv.ParseInt(string(v[:k]), 10, 64)
 	return n, err == nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -112,7 +113,7 @@ func fanout(ctx context.Context, o options, out io.Writer, fixedRate bool) error
 				return
 			}
 			buf = msg
-			if strings.Contains(string(msg[:min(len(msg), 80)]), `"type":"broadcast_request"`) {
+			if bytes.HasPrefix(valueAfter(msg[:min(len(msg), 96)], `"type"`), []byte(`"broadcast_request"`)) {
 				acks.Add(1)
 			}
 		}

@@ -45,4 +45,15 @@ func TestParseLoad(t *testing.T) {
 	if _, _, ok := parseLoad([]byte(`{"id":"x","type":"broadcast_request","payload":{"status":"sent"}}`)); ok {
 		t.Fatal("ack parsed as a load frame")
 	}
+	// The Python reference relay writes json.dumps output: spaces after colons.
+	seq, ts, ok = parseLoad([]byte(`{"id": "a", "type": "broadcast", "payload": {"msg_type": "load", "seq": 7, "ts": 123, "pad": "x"}, "reply_to": null}`))
+	if !ok || seq != 7 || ts != 123 {
+		t.Fatalf("parseLoad(python spacing) = %d %d %v", seq, ts, ok)
+	}
+	if _, _, ok := parseLoad([]byte(`{"id": "a", "type": "broadcast_request", "payload": {"status": "sent"}}`)); ok {
+		t.Fatal("python-spaced ack parsed as a load frame")
+	}
+	if _, _, ok := parseLoad([]byte(`{"type":"broadcast","payload":{"seq":"x"}}`)); ok {
+		t.Fatal("a load frame without numbers parsed")
+	}
 }

@@ -95,6 +95,7 @@ type Bridge struct {
 	closing     atomic.Bool
 	shutOnce    sync.Once
 	stats       counters
+	logLimit    logLimiter
 }
 
 // New opens every output and input of cfg on host and drives each output

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
 )
 
 // inMsg is a command payload, read leniently (any field may have any type).
@@ -158,8 +159,14 @@ func toRaw(v any) json.RawMessage {
 	return mustJSON(v)
 }
 
-// ack answers a command that carried _cmd.
+// ack logs the outcome of a command from the mesh and answers it when it
+// carried _cmd.
 func (b *Bridge) ack(ctx context.Context, m inMsg, err error) {
+	target := m.str("target")
+	if target == "" {
+		target = m.str("key")
+	}
+	b.logOutcome(m.str("_from"), m.str("command"), target, err)
 	if err != nil {
 		b.stats.commandsFailed.Add(1)
 	} else {
@@ -193,7 +200,7 @@ func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error
 	if target == "" {
 		return result{}, fmt.Errorf("%w: missing target", ErrUnknownTarget)
 	}
-	v, err := b.Apply(ctx, target, m.value(), m.str("_from"))
+	v, err := b.apply(ctx, target, m.value())
 	return result{target, v}, err
 }
 
@@ -213,13 +220,12 @@ func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
 		var err error
 		switch name {
 		case "pulse":
-			d := o.pulse
-			var ms float64
-			if raw, ok := m["ms"]; ok && json.Unmarshal(raw, &ms) == nil && ms > 0 {
-				d = time.Duration(ms * float64(time.Millisecond))
-			}
-			if o.kind == "pwm" {
+			if o.kind == config.KindPWM {
 				return result{}, fmt.Errorf("%w: pulse needs a switch or momentary output", ErrBadValue)
+			}
+			d, perr := pulseLength(o, m)
+			if perr != nil {
+				return result{}, perr
 			}
 			v, err = b.setOutput(ctx, o, true, d)
 		case "toggle":
@@ -258,16 +264,23 @@ func unknownTarget(t string) error { return fmt.Errorf("%w: %q", ErrUnknownTarge
 // the control's value afterwards (bool, or percent for PWM). Targets are
 // output ids, "<serial id>.<command>" and "<serial id>" with a command name
 // as value. from names the requester (logging only).
+//
+// A refusal is logged once at INFO ("command refused"), a hardware error
+// at WARN, both rate-limited per requester.
 func (b *Bridge) Apply(ctx context.Context, target string, value any, from string) (any, error) {
+	v, err := b.apply(ctx, target, value)
+	b.logOutcome(from, "", target, err)
+	return v, err
+}
+
+// apply is Apply without the log line (commands from the mesh log theirs
+// where they are acknowledged).
+func (b *Bridge) apply(ctx context.Context, target string, value any) (any, error) {
 	if b.closing.Load() {
 		return nil, ErrClosed
 	}
 	if o := b.outputs[target]; o != nil {
-		v, err := b.setOutput(ctx, o, value, 0)
-		if err != nil && !errors.Is(err, ErrRateLimited) {
-			b.log.Warn("command failed", "target", target, "from", from, "err", err)
-		}
-		return v, err
+		return b.setOutput(ctx, o, value, 0)
 	}
 	if d := b.serials[target]; d != nil {
 		name := valueString(value)

@@ -43,6 +43,7 @@ type output struct {
 	// Guarded by dom.mu.
 	value    any       // bool, or float64 percent for pwm
 	offAt    time.Time // last on->off
+	onSince  time.Time // last off->on (bounds pulses while on)
 	tokens   float64   // rate limiter
 	lastTake time.Time
 	timer    *time.Timer // pulse end or max_on
@@ -149,6 +150,9 @@ func (b *Bridge) openOutputs() error {
 		o.value = want
 		o.tokens = b.rate()
 		b.record(o.cfg.ID, want)
+		if o.isOn() {
+			o.onSince = time.Now()
+		}
 		if o.isOn() && o.cfg.MaxOn > 0 {
 			o.dom.mu.Lock()
 			b.armTimer(o, o.cfg.MaxOn, "max_on")
@@ -321,13 +325,20 @@ func (b *Bridge) setLocked(ctx context.Context, o *output, want any, user bool, 
 			return err
 		}
 	}
-	// Timers: momentary pulse, pulse command, max_on.
+	// Timers: momentary pulse, pulse command, max_on. A pulse never keeps
+	// an output on past its on limit (momentary pulse, max_on), even when
+	// repeated while it is on.
 	switch {
 	case !o.isOn():
 	case hold > 0:
-		b.armTimer(o, hold, "pulse")
+		d, capped := o.holdFor(time.Now(), wasOn, hold)
+		why := "pulse"
+		if capped && o.cfg.MaxOn > 0 && o.cfg.MaxOn == o.onLimit() {
+			why = "max_on"
+		}
+		b.armTimer(o, d, why)
 	case o.kind == config.KindMomentary:
-		b.armTimer(o, o.pulse, "pulse")
+		b.armTimer(o, o.onLimit(), "pulse")
 	case o.cfg.MaxOn > 0 && !wasOn:
 		b.armTimer(o, o.cfg.MaxOn, "max_on")
 	}
@@ -347,6 +358,9 @@ func (b *Bridge) applyLocked(o *output, v any, out *[]change) error {
 	if wasOn && !o.isOn() {
 		o.offAt = time.Now()
 		o.stopTimer()
+	}
+	if !wasOn && o.isOn() {
+		o.onSince = time.Now()
 	}
 	b.record(o.cfg.ID, v)
 	if b.persistOn {

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,14 +90,16 @@ func TestValues(t *testing.T) {
 	bools := []struct {
 		in   any
 		want bool
-	}{{true, true}, {"true", true}, {"ON", true}, {"1", true}, {1, true}, {0.0, false}, {"off", false}, {"0", false}, {"false", false}, {"75.0", true}, {[]byte(nil), false}}
+	}{{true, true}, {"true", true}, {"ON", true}, {"1", true}, {1, true}, {0.0, false}, {"off", false}, {"0", false}, {"false", false}, {" Off ", false}, {1.0, true}, {json.RawMessage(`"On"`), true}, {[]byte(nil), false}}
 	for _, tt := range bools[:len(bools)-1] {
 		got, err := toBool(tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("toBool(%#v) = %v, %v, want %v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []any{"maybe", nil, []int{1}, "NaN"} {
+	// Only true/false, 1/0 and their strings switch: "75.0" (a level) and 2
+	// are refused since the UAT (a typo must not switch a relay on).
+	for _, bad := range []any{"maybe", nil, []int{1}, "NaN", "75.0", 2, 2.0, -1, 0.5, "yes", "", "high", math.Inf(1), math.NaN(), json.RawMessage("2"), json.RawMessage("1e309")} {
 		if _, err := toBool(bad); err == nil {
 			t.Errorf("toBool(%#v) accepted", bad)
 		}

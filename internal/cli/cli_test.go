@@ -116,8 +116,14 @@ func TestUsageAndPayloadErrors(t *testing.T) {
 			t.Errorf("%s: %v; want a usage error", name, err)
 		}
 	}
-	if err := Request(ctxT(t), io, []string{"http://x", "t"}); err == nil || !strings.Contains(err.Error(), "scheme must be ws or wss") {
-		t.Errorf("http url: %v", err)
+	if err := Request(ctxT(t), io, []string{"ftp://x", "t"}); !errors.As(err, &u) || !strings.Contains(err.Error(), "scheme must be ws or wss") {
+		t.Errorf("ftp url: %v", err)
+	}
+	// http:// is converted to ws:// (and a bare HOST:PORT gets ws://).
+	for _, raw := range []string{"http://127.0.0.1:1", "127.0.0.1:1"} {
+		if err := Request(ctxT(t), io, []string{raw, "t", "--timeout", "2s"}); err == nil || !strings.Contains(err.Error(), "dial ws://127.0.0.1:1") {
+			t.Errorf("%s: %v", raw, err)
+		}
 	}
 	if err := Request(ctxT(t), io, []string{"ws://127.0.0.1:1", "t", "--timeout", "2s"}); err == nil || !strings.Contains(err.Error(), "dial ws://127.0.0.1:1") {
 		t.Errorf("dead relay: %v", err)
@@ -225,5 +231,105 @@ func TestNodesTable(t *testing.T) {
 	}
 	if len(nodes) != 1 || nodes[0].Name != "sensor-1" || nodes[0].Role != "node" {
 		t.Fatalf("json roster %q", out.String())
+	}
+}
+
+func TestNormalizeURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://box:8765":          "ws://box:8765",
+		"WSS://box/x":            "wss://box/x",
+		"http://box:8765/":       "ws://box:8765/",
+		"https://relay.example":  "wss://relay.example",
+		"box:9000":               "ws://box:9000",
+		"box":                    "ws://box:8765",
+		"192.168.1.5":            "ws://192.168.1.5:8765",
+		"192.168.1.5:8765/p?x=1": "ws://192.168.1.5:8765/p?x=1",
+		"[fe80::1]:8765":         "ws://[fe80::1]:8765",
+		"[fe80::1]":              "ws://[fe80::1]:8765",
+		"  meshbox.local:8765  ": "ws://meshbox.local:8765",
+	} {
+		got, err := normalizeURL(in)
+		if err != nil || got != want {
+			t.Errorf("normalizeURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	var u *UsageError
+	for _, in := range []string{"", "ftp://box", "/path", "mqtt://x:1"} {
+		if _, err := normalizeURL(in); !errors.As(err, &u) {
+			t.Errorf("normalizeURL(%q) = %v; want a usage error", in, err)
+		}
+	}
+}
+
+// waitConnected waits for listen's "connected" line and returns it.
+func waitConnected(t *testing.T, errb *syncBuf) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(errb.String(), "connected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("listener never connected: %s", errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errb.String()
+}
+
+// TestDefaultChannel: without --channel the commands join $MESH_CHANNEL,
+// else "home" (meshbox's bridge channel), and listen says which.
+func TestDefaultChannel(t *testing.T) {
+	url := startRelay(t)
+	for _, tc := range []struct{ envChannel, want string }{{"", "home"}, {"lab", "lab"}} {
+		env := map[string]string{"MESH_AUTH_TOKEN": token, "MESH_CHANNEL": tc.envChannel}
+		lio, lout, lerr := testIO(env)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		// The host:port form, converted to ws://.
+		go func() { done <- Listen(ctx, lio, []string{strings.TrimPrefix(url, "ws://"), "broadcast"}) }()
+		line := waitConnected(t, lerr)
+		if !strings.Contains(line, "on channel "+tc.want) {
+			cancel()
+			<-done
+			t.Fatalf("connected line %q does not name channel %s", line, tc.want)
+		}
+		sio, _, _ := testIO(map[string]string{"MESH_AUTH_TOKEN": token})
+		// Another channel is not heard; the wanted one is.
+		other := "elsewhere"
+		if err := Send(ctxT(t), sio, []string{"--channel", other, url, "broadcast_request", `{"msg_type":"other"}`}); err != nil {
+			t.Fatal(err)
+		}
+		if err := Send(ctxT(t), sio, []string{"--channel", tc.want, url, "broadcast_request", `{"msg_type":"mine"}`}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(lout.String(), "\n") && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		out := lout.String()
+		if !strings.Contains(out, `"mine"`) || strings.Contains(out, `"other"`) {
+			t.Fatalf("MESH_CHANNEL=%q: listener printed %q", tc.envChannel, out)
+		}
+	}
+}
+
+func TestHelpIsNotAnError(t *testing.T) {
+	io, out, _ := testIO(nil)
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"ws://x", "-h"}} {
+		err := Listen(ctxT(t), io, args)
+		var u *UsageError
+		if !errors.As(err, &u) || !u.Help {
+			t.Fatalf("listen %v = %v; want a help UsageError", args, err)
+		}
+		for _, want := range []string{"usage: meshbox listen URL [TYPE...]", "--channel", "MESH_CHANNEL", "home"} {
+			if !strings.Contains(u.Msg, want) {
+				t.Errorf("help lacks %q:\n%s", want, u.Msg)
+			}
+		}
+	}
+	if out.String() != "" {
+		t.Errorf("help printed by the library: %q", out.String())
 	}
 }

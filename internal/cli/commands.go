@@ -53,16 +53,22 @@ func connect(ctx context.Context, opts meshsocket.Options, timeout time.Duration
 	return c, nil
 }
 
-// parseCmd parses a client command's flags (default timeout def) and
-// checks that it has between minPos and maxPos (-1: any) positionals.
+// parseCmd parses a client command's flags (default timeout def), checks
+// that it has between minPos and maxPos (-1: any) positionals and
+// normalizes the first one, the relay URL (see normalizeURL).
 func parseCmd(name string, def time.Duration, args []string, minPos, maxPos int, usage string) (common, []string, error) {
 	var cf common
-	pos, err := parse(newFlagSet(name, &cf, def), args)
+	pos, err := parse(newFlagSet(name, &cf, def), args, usage)
 	if err != nil {
 		return cf, nil, err
 	}
 	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
-		return cf, nil, usagef("%s", usage)
+		return cf, nil, usagef("%s (meshbox %s -h for help)", usage, name)
+	}
+	if len(pos) > 0 {
+		if pos[0], err = normalizeURL(pos[0]); err != nil {
+			return cf, nil, err
+		}
 	}
 	return cf, pos, nil
 }
@@ -94,7 +100,7 @@ func openFrameCmd(ctx context.Context, env IO, name string, args []string, usage
 // Send runs "send URL TYPE [JSON]": one fire-and-forget frame.
 func Send(ctx context.Context, env IO, args []string) error {
 	c, fa, err := openFrameCmd(ctx, env, "send", args,
-		"usage: meshbox send URL TYPE [JSON] [--name N] [--channel C] [--role R] [--token T]")
+		"usage: meshbox send URL TYPE [JSON] [flags]")
 	if err != nil {
 		return err
 	}
@@ -116,7 +122,7 @@ func Send(ctx context.Context, env IO, args []string) error {
 // Request runs "request URL TYPE [JSON]": prints the reply payload.
 func Request(ctx context.Context, env IO, args []string) error {
 	c, fa, err := openFrameCmd(ctx, env, "request", args,
-		"usage: meshbox request URL TYPE [JSON] [--json] [--timeout D] [--name N] [--channel C] [--role R] [--token T]")
+		"usage: meshbox request URL TYPE [JSON] [flags]")
 	if err != nil {
 		return err
 	}
@@ -158,7 +164,7 @@ func printJSON(env IO, raw json.RawMessage, compact bool) error {
 // goes away.
 func Listen(ctx context.Context, env IO, args []string) error {
 	cf, pos, err := parseCmd("listen", 10*time.Second, args, 1, -1,
-		"usage: meshbox listen URL [TYPE...] [--name N] [--channel C] [--role R] [--token T]")
+		"usage: meshbox listen URL [TYPE...] [flags]")
 	if err != nil {
 		return err
 	}
@@ -194,7 +200,7 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "meshbox listen: connected to %s as %s\n", meshsocket.SafeURL(pos[0]), c.Name())
+	fmt.Fprintf(env.Stderr, "meshbox listen: connected to %s as %s on channel %s\n", meshsocket.SafeURL(pos[0]), c.Name(), opts.Channel)
 	<-ctx.Done()
 	return nil
 }
@@ -202,7 +208,7 @@ func Listen(ctx context.Context, env IO, args []string) error {
 // Nodes runs "nodes URL": the relay's roster (get_nodes, as a monitor).
 func Nodes(ctx context.Context, env IO, args []string) error {
 	cf, pos, err := parseCmd("nodes", 5*time.Second, args, 1, 1,
-		"usage: meshbox nodes URL [--json] [--channel C] [--token T]")
+		"usage: meshbox nodes URL [flags]")
 	if err != nil {
 		return err
 	}

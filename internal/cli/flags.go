@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/meshbox/meshbox/meshsocket"
@@ -18,8 +22,13 @@ type IO struct {
 	Stderr io.Writer
 }
 
-// UsageError is a bad command line (the caller exits with code 2).
-type UsageError struct{ Msg string }
+// UsageError is a bad command line (the caller exits with code 2). With
+// Help set, Msg is the usage text asked for with -h/--help: the caller
+// prints it to stdout and exits 0.
+type UsageError struct {
+	Msg  string
+	Help bool
+}
 
 func (e *UsageError) Error() string { return e.Msg }
 
@@ -37,7 +46,7 @@ func newFlagSet(cmd string, c *common, defTimeout time.Duration) *flag.FlagSet {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.name, "name", "", "client name (default meshbox-cli-<random>)")
-	fs.StringVar(&c.channel, "channel", "", "channel to join (relay default: \"default\")")
+	fs.StringVar(&c.channel, "channel", "", "channel to join (default $MESH_CHANNEL, else \""+DefaultChannel+"\", the channel meshbox's bridge uses)")
 	fs.StringVar(&c.role, "role", "node", "role to identify with")
 	fs.StringVar(&c.token, "token", "", "relay token (default $MESH_AUTH_TOKEN)")
 	fs.StringVar(&c.ca, "ca", "", "PEM CA file to trust for wss:// (default system roots)")
@@ -47,9 +56,13 @@ func newFlagSet(cmd string, c *common, defTimeout time.Duration) *flag.FlagSet {
 	return fs
 }
 
+// DefaultChannel is the channel the client commands join without --channel
+// and $MESH_CHANNEL: meshbox's bridge and the pairing QR use it (§15.1).
+const DefaultChannel = "home"
+
 // parse parses flags anywhere among the positional arguments ("--" ends
-// flags) and returns the positionals.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// flags) and returns the positionals. usage is the command's usage line.
+func parse(fs *flag.FlagSet, args []string, usage string) ([]string, error) {
 	var pos, rest []string
 	for i, a := range args {
 		if a == "--" {
@@ -61,7 +74,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s", usageText(fs))
+				return nil, &UsageError{Msg: usageText(fs, usage), Help: true}
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
@@ -75,12 +88,71 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return append(pos, rest...), nil
 }
 
-func usageText(fs *flag.FlagSet) string {
-	s := "usage: meshbox " + fs.Name() + " [flags]"
+// usageText is the usage line followed by the flags and the environment.
+func usageText(fs *flag.FlagSet, usage string) string {
+	var b strings.Builder
+	b.WriteString(usage)
+	b.WriteString("\n\nflags:\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
-		s += fmt.Sprintf("\n  --%s\t%s", f.Name, f.Usage)
+		fmt.Fprintf(tw, "  --%s\t%s\n", f.Name, f.Usage)
 	})
-	return s
+	_ = tw.Flush()
+	b.WriteString("\nURL: ws://HOST:PORT, wss://…, http(s)://… (converted) or HOST[:PORT] (ws://, port 8765)\n")
+	b.WriteString("environment: MESH_AUTH_TOKEN (token), MESH_CHANNEL (channel)")
+	return b.String()
+}
+
+// normalizeURL accepts ws(s):// URLs, converts http(s):// to ws(s):// and
+// turns a bare HOST[:PORT][/PATH] into ws://HOST:PORT (default port 8765,
+// meshbox's). Other schemes are a usage error.
+func normalizeURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", usagef("empty relay URL (want ws://HOST:PORT or HOST:PORT)")
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme := strings.ToLower(s[:i])
+		switch scheme {
+		case "ws", "wss":
+			return scheme + s[i:], nil
+		case "http":
+			return "ws" + s[i:], nil
+		case "https":
+			return "wss" + s[i:], nil
+		}
+		return "", usagef("relay URL %q: scheme must be ws or wss (or http, https, converted)", raw)
+	}
+	host, rest := s, ""
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		host, rest = s[:i], s[i:]
+	}
+	if host == "" {
+		return "", usagef("relay URL %q has no host (want ws://HOST:PORT or HOST:PORT)", raw)
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		// No port: meshbox's default. A bare IPv6 literal needs brackets.
+		h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		host = net.JoinHostPort(h, "8765")
+	}
+	u, err := url.Parse("ws://" + host + rest)
+	if err != nil {
+		return "", usagef("relay URL %q: %v", raw, err)
+	}
+	return u.String(), nil
+}
+
+// channel is --channel, else $MESH_CHANNEL, else DefaultChannel.
+func (c *common) channelName(env IO) string {
+	if c.channel != "" {
+		return c.channel
+	}
+	if env.Getenv != nil {
+		if ch := strings.TrimSpace(env.Getenv("MESH_CHANNEL")); ch != "" {
+			return ch
+		}
+	}
+	return DefaultChannel
 }
 
 // options turns the flags into client options.
@@ -101,7 +173,7 @@ func (c *common) options(env IO, url string) meshsocket.Options {
 		URL:         url,
 		Name:        name,
 		Token:       tok,
-		Channel:     c.channel,
+		Channel:     c.channelName(env),
 		Role:        c.role,
 		CAFile:      c.ca,
 		NoReconnect: true,

@@ -11,6 +11,11 @@
 // with first-fit placement, so no two cells overlap. The config's layout:
 // section overrides labels, icons, tints, order, tabs and display types.
 //
+// The connection block's identity flags (canBroadcast, canRoute) are what the
+// relay grants the phone's role (the config's relay role sets, else the §5
+// defaults: a controller may broadcast and route), so a phone that sends
+// them does not narrow its own rights.
+//
 // Validate implements the schema rules (required fields, unique ids, cells
 // inside their grid and not overlapping, actions on relay verbs) and, given
 // frames the bridge really sends, checks that every sync filter matches one

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/relay"
 )
 
 // Grid defaults for generated tabs.
@@ -73,8 +74,9 @@ func Generate(cfg *config.Config, opts Options) (*Layout, error) {
 		if channel == "" {
 			channel = "home"
 		}
-		c := &Connection{URL: opts.URL, Hub: name,
-			Identity: Identity{Channel: channel, Role: role, CanBroadcast: true}}
+		c := &Connection{URL: opts.URL, Hub: name, Identity: Identity{Channel: channel, Role: role,
+			CanBroadcast: granted(cfg.Relay.BroadcastRoles, relay.DefaultConfig().BroadcastRoles, role),
+			CanRoute:     granted(cfg.Relay.RouteRoles, relay.DefaultConfig().RouteRoles, role)}}
 		if opts.Token != "" {
 			tok := opts.Token
 			c.Token = &tok
@@ -261,4 +263,16 @@ func (l *Layout) WithoutToken() *Layout {
 		c.Connection = &conn
 	}
 	return &c
+}
+
+// granted reports whether the relay gives role a capability by default: the
+// config's role set (relay.broadcast_roles, relay.route_roles) or, when it
+// is not set, the relay's §5 default set. The layout's identity flags are
+// sent by the phone as can_broadcast/can_route and override the role
+// default, so they must say what the relay would grant anyway.
+func granted(configured, defaults []string, role string) bool {
+	if configured == nil {
+		configured = defaults
+	}
+	return slices.Contains(configured, role)
 }

@@ -41,8 +41,12 @@ type Options struct {
 	// Hosts are the box's own names accepted in Host/Origin besides IP
 	// literals and localhost (its host name, <host>.local, the advertised
 	// host).
-	Hosts  []string
-	Logger *slog.Logger
+	Hosts []string
+	// Warning is shown on the page as a banner ("" = none), for example
+	// that the relay listens on loopback only so the pairing URL cannot be
+	// reached from the LAN.
+	Warning string
+	Logger  *slog.Logger
 }
 
 // Handler serves the page and its endpoints.
@@ -149,6 +153,7 @@ type sessionInfo struct {
 	PageURL string `json:"pageUrl"`
 	Channel string `json:"channel"`
 	Auth    bool   `json:"auth"`
+	Warning string `json:"warning,omitempty"`
 	Pairing struct {
 		Open     bool   `json:"open"`
 		Always   bool   `json:"always"`
@@ -161,7 +166,7 @@ type sessionInfo struct {
 
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	s := sessionInfo{Name: h.opts.Name, URL: h.opts.URL, PageURL: pairing.HTTPURL(h.opts.URL),
-		Channel: h.opts.Channel, Auth: h.opts.Token != ""}
+		Channel: h.opts.Channel, Auth: h.opts.Token != "", Warning: h.opts.Warning}
 	s.Pairing.Open = h.pairingOpen() && HostAllowed(r.Host, h.opts.Hosts)
 	if h.opts.Window != nil {
 		s.Pairing.Always = h.opts.Window.Always()

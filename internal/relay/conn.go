@@ -286,15 +286,15 @@ func (c *conn) readFailed(err error) {
 
 // handle processes one inbound message.
 func (c *conn) handle(msg []byte) {
-	f, err := wire.Decode(msg)
+	f, err := decodeFrame(msg)
 	if err != nil {
 		return // invalid or non-object JSON is ignored (§3.1)
 	}
 	if c.auth.Load() != authDone {
-		if f.Type == "identify" {
-			c.identify(f)
+		if f.Type == "identify" && !f.isReply {
+			c.identify(f.Frame)
 		}
-		return // pre-auth gate: nothing but identify
+		return // pre-auth gate: nothing but identify (a reply is never a request)
 	}
 	c.dispatch(f)
 }
@@ -332,6 +332,9 @@ func (c *conn) teardown() {
 	if c.counted {
 		c.counted = false
 		s.open--
+		if c.pipe {
+			s.openPipes--
+		}
 	}
 	if c.registered {
 		s.removeLocked(c)

@@ -188,6 +188,34 @@ func TestMaxConnections(t *testing.T) {
 	}
 }
 
+// MESH_MAX_CONNECTIONS counts sockets only, as in the reference relay: with
+// the bridge joined in-process, a cap of 2 still admits two WebSocket
+// clients, and a socket flood cannot lock an in-process member out.
+// (Found by running the reference suite against meshbox: the pipe used to
+// take a socket's slot.)
+func TestMaxConnectionsCountsSocketsNotPipes(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConnections = 2
+	r := startRelay(t, cfg)
+	hub := r.pipe(t)
+	hub.send("identify", map[string]any{"name": "meshbox", "token": testToken, "role": "hub"})
+	hub.recvType("welcome")
+	r.join(t, "one", nil)
+	r.join(t, "two", nil)
+	third := r.dial(t, "/", nil)
+	if why := third.expectClose(4429); why != reasonTooManyConns {
+		t.Fatalf("third socket: reason %q", why)
+	}
+	late := r.pipe(t)
+	late.send("identify", map[string]any{"name": "late-member", "token": testToken, "role": "hub"})
+	if w := late.recvType("welcome"); payloadString(t, w.Payload)["name"] != "late-member" {
+		t.Fatalf("welcome %s", w.Payload)
+	}
+	if st := r.srv.Stats(); st.Connections != 4 || st.Members != 4 {
+		t.Fatalf("stats %+v, want 4 open (2 sockets + 2 pipes), 4 members", st)
+	}
+}
+
 // §17.2 #21: Origin on the wire.
 func TestOriginOnTheWire(t *testing.T) {
 	r := startRelay(t, testConfig())

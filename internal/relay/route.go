@@ -11,14 +11,14 @@ import (
 // target's pending table, keyed by the id of the frame sent to the target.
 type route struct {
 	from  *conn
-	reqID string // id of the requester's route_msg frame
+	req   inFrame // the requester's route_msg frame (its id is the reply's reply_to)
 	timer *time.Timer
 }
 
 // answer sends the requester its reply (payload) once.
 func (r *route) answer(payload []byte) {
 	r.from.outstanding.Add(-1)
-	r.from.enqueue(r.from.s.frame(nil, "route_msg", payload, r.reqID))
+	r.from.enqueue(r.from.s.replyFrame(r.req, payload))
 }
 
 // routeTarget is a parsed route payload.
@@ -98,7 +98,7 @@ func (c *conn) resolve(rt routeTarget, byNameFirst bool) (*conn, string) {
 }
 
 // routeMsg forwards a request to one member and relays its reply (§6.5).
-func (c *conn) routeMsg(f wire.Frame) {
+func (c *conn) routeMsg(f inFrame) {
 	rt, ok := parseRoute(f.Payload)
 	if !ok {
 		c.reply(f, []byte(errMalformed))
@@ -114,7 +114,7 @@ func (c *conn) routeMsg(f wire.Frame) {
 		return
 	}
 	c.outstanding.Add(1)
-	r := &route{from: c, reqID: f.ID}
+	r := &route{from: c, req: inFrame{Frame: wire.Frame{ID: f.ID, Type: "route_msg"}, rawID: f.rawID}}
 	fid := c.s.ids.next()
 	t.pmu.Lock()
 	if t.gone {
@@ -147,7 +147,7 @@ func (c *conn) routeMsg(f wire.Frame) {
 }
 
 // routeNoReply forwards a frame by name (then id) without a reply (§6.6).
-func (c *conn) routeNoReply(f wire.Frame) {
+func (c *conn) routeNoReply(f inFrame) {
 	rt, ok := parseRoute(f.Payload)
 	if !ok {
 		c.reply(f, []byte(errMalformed))
@@ -173,7 +173,7 @@ func (c *conn) takePending(id string) *route {
 
 // resolveReply matches a reply from this member to a routed request; an
 // unmatched reply is a stray and is dropped (§3.1).
-func (c *conn) resolveReply(f wire.Frame) {
+func (c *conn) resolveReply(f inFrame) {
 	r := c.takePending(f.ReplyTo)
 	if r == nil {
 		c.s.stats.ignored.Add(1)

@@ -37,7 +37,8 @@ type Server struct {
 	mu        sync.RWMutex // guards the fields below
 	closed    bool
 	live      map[*conn]struct{} // every connection goroutine pair, admitted or not
-	open      int                // admitted sockets/pipes (≤ MaxConnections)
+	open      int                // admitted sockets and pipes
+	openPipes int                // the pipes among open (exempt from MaxConnections)
 	pendingIP map[string]int     // unidentified admitted connections per client IP
 	byID      map[string]*conn
 	byName    map[string]*conn
@@ -150,12 +151,18 @@ func (s *Server) start(c *conn, origin string) bool {
 	s.wg.Add(2)
 	code, why := 0, ""
 	switch {
-	case s.cfg.MaxConnections > 0 && s.open >= s.cfg.MaxConnections:
+	case !c.pipe && s.cfg.MaxConnections > 0 && s.open-s.openPipes >= s.cfg.MaxConnections:
+		// MESH_MAX_CONNECTIONS caps open sockets, as in the reference relay:
+		// in-process members (the bridge) neither take a socket's slot nor
+		// can be locked out by a socket flood.
 		code, why = 4429, reasonTooManyConns
 	case s.cfg.MaxPendingPerIP > 0 && s.pendingIP[c.ip] >= s.cfg.MaxPendingPerIP:
 		code, why = 4429, reasonTooManyPending
 	default:
 		s.open++
+		if c.pipe {
+			s.openPipes++
+		}
 		s.pendingIP[c.ip]++
 		c.counted, c.holdsSlot = true, true
 		s.stats.accepted.Add(1)

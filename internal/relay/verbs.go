@@ -53,8 +53,8 @@ func broadcastVerbs(typ string) (broadcastVerb, bool) {
 }
 
 // dispatch handles one frame of an admitted member (§6).
-func (c *conn) dispatch(f wire.Frame) {
-	if f.ReplyTo != "" {
+func (c *conn) dispatch(f inFrame) {
+	if f.isReply {
 		c.resolveReply(f) // a reply to a routed request, or a stray (dropped)
 		return
 	}
@@ -90,8 +90,8 @@ func (c *conn) dispatch(f wire.Frame) {
 }
 
 // reply queues a §3.1 reply to f.
-func (c *conn) reply(f wire.Frame, payload []byte) {
-	c.enqueue(c.s.frame(nil, f.Type, payload, f.ID))
+func (c *conn) reply(f inFrame, payload []byte) {
+	c.enqueue(c.s.replyFrame(f, payload))
 }
 
 // fanout sends {type: typ, payload} to every member in the sender's scope,
@@ -124,7 +124,7 @@ func (s *Server) fanout(from *conn, typ string, payload []byte) {
 	s.mu.RUnlock()
 }
 
-func (c *conn) getNodes(f wire.Frame) {
+func (c *conn) getNodes(f inFrame) {
 	if !c.ident.canMonitor {
 		c.reply(f, []byte(`{"clients":[]}`))
 		return
@@ -136,7 +136,7 @@ func (c *conn) getNodes(f wire.Frame) {
 }
 
 // handshake answers {"server_id": <the asker's id>, "l": now - t}.
-func (c *conn) handshake(f wire.Frame) {
+func (c *conn) handshake(f inFrame) {
 	var h struct {
 		T *float64 `json:"t"`
 	}
@@ -151,7 +151,7 @@ func (c *conn) handshake(f wire.Frame) {
 	c.reply(f, append(p, '}'))
 }
 
-func (c *conn) statusRequest(f wire.Frame) {
+func (c *conn) statusRequest(f inFrame) {
 	p := []byte(`{"name":`)
 	p = wire.AppendString(p, c.ident.name)
 	p = append(p, `,"id":`...)

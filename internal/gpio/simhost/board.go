@@ -189,7 +189,7 @@ func (b *Board) changed() {
 
 // I2C opens a simulated bus by name; an unknown bus is an error.
 func (b *Board) I2C(bus string) (i2c.BusCloser, error) {
-	name := strings.TrimPrefix(strings.TrimPrefix(bus, "/dev/i2c-"), "I2C")
+	name := busName(bus)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

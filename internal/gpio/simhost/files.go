@@ -51,12 +51,7 @@ func (b *Board) AddThermalZone(p, q string) {
 // AddDS18B20 serves /sys/bus/w1/devices/<id>/w1_slave for a DS18B20 reading
 // the env quantity q, formatted like the kernel's w1_therm driver.
 func (b *Board) AddDS18B20(id, q string) {
-	env := b.env
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.files[path.Join(W1Devices, id, "w1_slave")] = func() ([]byte, error) {
-		return W1Slave(env.Get(q)), nil
-	}
+	b.AddW1Slave(path.Join(W1Devices, id, "w1_slave"), q)
 }
 
 // W1Slave formats a w1_slave file for temperature t °C (12-bit resolution).

@@ -8,7 +8,8 @@
   const me = 'page-' + Math.random().toString(16).slice(2, 8);
   let session = null, layout = null, ws = null, token = '';
   let retry = 1000, reconnectTimer = null;
-  const controls = [];          // {def, set(value), el}
+  let live = false;             // welcomed by the relay: controls may act
+  const controls = [];          // {def, el, set(value), clear(), inputs, stateful, known}
   const pending = new Map();    // _cmd -> control
   const synced = new Map();     // control id -> last value from the box
 
@@ -88,20 +89,29 @@
     box.style.gridRow = `${r + 1} / span ${rs}`;
     box.style.gridColumn = `${c + 1} / span ${cs}`;
     const name = el('div', { class: 'name', text: def.label || def.id });
-    const ctl = { def, el: box, set: () => {} };
+    // clear() draws "value unknown" (no position, '–'); set(v) returns
+    // false when it could not show v.
+    const ctl = { def, el: box, set: () => {}, clear: () => {}, inputs: [], stateful: false, known: false };
     switch (def.type) {
       case 'toggle': {
         const input = el('input', { type: 'checkbox', role: 'switch', 'aria-label': def.label || def.id });
         const sw = el('label', { class: 'switch' }, input, el('span'));
         const val = el('div', { class: 'val', 'data-value': '' });
         box.append(name, el('div', { class: 'row' }, val, sw));
-        ctl.set = (v) => { input.checked = truthy(v); val.textContent = truthy(v) ? 'on' : 'off'; val.dataset.value = String(truthy(v)); };
+        ctl.inputs.push(input);
+        ctl.stateful = true;
+        ctl.set = (v) => {
+          input.indeterminate = false;
+          input.checked = truthy(v); val.textContent = truthy(v) ? 'on' : 'off'; val.dataset.value = String(truthy(v));
+        };
+        ctl.clear = () => { input.checked = false; input.indeterminate = true; val.textContent = '–'; val.dataset.value = ''; };
         input.addEventListener('change', () => fire(ctl, input.checked));
         break;
       }
       case 'button': {
         const b = el('button', { type: 'button', text: def.label || def.id });
         box.append(name, b);
+        ctl.inputs.push(b);
         b.addEventListener('click', () => fire(ctl, true));
         break;
       }
@@ -110,7 +120,10 @@
         const input = el('input', { type: 'range', min, max, step, value: min, 'aria-label': def.label || def.id });
         const val = el('div', { class: 'val', 'data-value': '' });
         box.append(el('div', { class: 'row' }, name, val), input);
+        ctl.inputs.push(input);
+        ctl.stateful = true;
         ctl.set = (v) => { input.value = v; val.textContent = fmt(def, Number(v)); val.dataset.value = String(v); };
+        ctl.clear = () => { input.value = min; val.textContent = '–'; val.dataset.value = ''; };
         input.addEventListener('input', () => { val.textContent = fmt(def, Number(input.value)); });
         input.addEventListener('change', () => fire(ctl, Number(input.value)));
         break;
@@ -126,11 +139,12 @@
         const val = el('div', { class: 'val', text: '–', 'data-value': '' });
         box.append(name, g, val, el('div', { class: 'range' }, el('span', { text: String(min) }), el('span', { text: String(max) })));
         ctl.set = (v) => {
-          if (typeof v !== 'number') return;
+          if (typeof v !== 'number') return false;
           const f = Math.min(1, Math.max(0, (v - min) / (max - min)));
           bar.setAttribute('stroke-dasharray', `${f * len} ${len}`);
           val.textContent = fmt(def, v); val.dataset.value = String(v);
         };
+        ctl.clear = () => { bar.setAttribute('stroke-dasharray', `0 ${len}`); val.textContent = '–'; val.dataset.value = ''; };
         break;
       }
       case 'statusLight': {
@@ -145,18 +159,51 @@
           val.textContent = typeof v === 'boolean' ? (v ? 'active' : 'idle') : String(v);
           val.dataset.value = String(v);
         };
+        ctl.clear = () => { light.dataset.on = 'false'; light.style.background = ''; val.textContent = '–'; val.dataset.value = ''; };
         break;
       }
       default: { // label, sparkline, anything else: show the scalar
         const val = el('div', { class: 'val' + (def.style === 'mono' ? ' mono' : ''), text: '–', 'data-value': '' });
         box.append(name, val);
         ctl.set = (v) => {
-          if (v !== null && typeof v === 'object') return;
+          if (v !== null && typeof v === 'object') return false;
           val.textContent = fmt(def, v); val.dataset.value = String(v);
         };
+        ctl.clear = () => { val.textContent = '–'; val.dataset.value = ''; };
       }
     }
+    // A switch or slider whose state the box reports stays disabled, with
+    // no position, until that state arrives: drawing it "off" would lie.
+    ctl.stateful = ctl.stateful && !!(layout.state?.sync || [].concat(def.sync || []).length);
+    const show = ctl.set;
+    ctl.set = (v) => {
+      if (show(v) === false) return;
+      ctl.known = true;
+      mark(ctl);
+    };
+    ctl.clear();
+    mark(ctl);
     return ctl;
+  }
+
+  // mark reflects live/known on the control: data-known="false" greys it
+  // out; its inputs are enabled only while connected and, for a switch or
+  // slider, once its state is known.
+  function mark(ctl) {
+    ctl.el.dataset.known = String(ctl.known);
+    ctl.el.dataset.live = String(live);
+    for (const i of ctl.inputs) i.disabled = !live || (ctl.stateful && !ctl.known);
+  }
+
+  // setLive: online (welcomed) or not. Going offline forgets every value:
+  // outputs may change while the page cannot hear it.
+  function setLive(on) {
+    live = on;
+    if (!on) synced.clear();
+    for (const ctl of controls) {
+      if (!on && ctl.known) { ctl.known = false; ctl.clear(); }
+      mark(ctl);
+    }
   }
 
   function renderLayout() {
@@ -279,6 +326,7 @@
       if (f.type === 'welcome') {
         retry = 1000;
         setConn('online', 'live');
+        setLive(true);
         hideError();
         send('broadcast_request', { msg_type: 'control_sync_request', from: me, dynamic: [] });
       } else if (f.type === 'broadcast') {
@@ -293,6 +341,7 @@
     };
     ws.onclose = (ev) => {
       setConn('offline', 'offline');
+      setLive(false);
       if (ev.code === 1008 && ev.reason === 'unauthorized') {
         localStorage.removeItem(TOKEN_KEY);
         token = '';
@@ -317,6 +366,11 @@
     return { ok: true, rendered: { name: l.name, tabs: l.tabs.length, controls: controls.length } };
   }
 
+  // setHint shows a server hint as text; `quoted` parts become <code>.
+  function setHint(e, text) {
+    e.replaceChildren(...text.split('`').map((part, i) => (i % 2 ? el('code', { text: part }) : part)));
+  }
+
   function showError(msg) { const e = $('error'); e.textContent = msg; e.hidden = false; }
   function hideError() { $('error').hidden = true; }
 
@@ -326,7 +380,7 @@
     if (!s.open && !token) {
       $('pairing-open').hidden = true;
       $('pairing-closed').hidden = false;
-      $('pairing-closed').textContent = s.hint || 'Pairing is closed.';
+      setHint($('pairing-closed'), s.hint || 'Pairing is closed.');
       return;
     }
     const headers = token ? { Authorization: 'Bearer ' + token } : {};
@@ -334,7 +388,7 @@
     if (!res.ok) {
       $('pairing-open').hidden = true;
       $('pairing-closed').hidden = false;
-      $('pairing-closed').textContent = s.hint || (await res.text());
+      setHint($('pairing-closed'), s.hint || (await res.text()));
       return;
     }
     $('qr').src = URL.createObjectURL(await res.blob());
@@ -361,6 +415,7 @@
     $('box-url').textContent = session.pageUrl;
     $('box-channel').textContent = session.channel;
     $('forget-wrap').hidden = !stored;
+    if (session.warning) { $('warning').textContent = session.warning; $('warning').hidden = false; }
   }
 
   async function main() {
