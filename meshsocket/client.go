@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/meshbox/meshbox/internal/wire"
 )
@@ -214,7 +217,8 @@ func (c *Client) supervise(ctx context.Context) error {
 		if opened {
 			bo.reset()
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || c.closed.Load() {
+			// Our own stop: no "redialing" line.
 			c.exit(nil)
 			if c.closed.Load() {
 				return nil
@@ -233,7 +237,12 @@ func (c *Client) supervise(ctx context.Context) error {
 			return err
 		}
 		d := bo.next()
-		log.Warn("meshsocket: connection ended, redialing", "relay", c.where(), "err", err, "in", d)
+		if goingAway(err) {
+			// 1001: the relay is stopping or restarting; expected.
+			log.Info("meshsocket: relay is going away; redialing", "relay", c.where(), "in", d)
+		} else {
+			log.Warn("meshsocket: connection ended, redialing", "relay", c.where(), "err", err, "in", d)
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -246,6 +255,13 @@ func (c *Client) supervise(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// goingAway reports a close with code 1001 (going away: the relay shuts
+// down or restarts), an expected event rather than a fault.
+func goingAway(err error) bool {
+	var ce *wire.CloseError
+	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
 }
 
 func (c *Client) exit(err error) {

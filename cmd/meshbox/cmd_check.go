@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -21,23 +22,35 @@ import (
 // then non-zero.
 func checkCmd(_ context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	path := fs.String("config", config.DefaultPath, "config file to check")
+	path := fs.String("config", "", "config file to check (default "+config.DefaultPath+"; when it does not exist, the built-in demo, as serve would run)")
 	model := fs.String("board", "", "resolve board: auto against this model (default: detected, else "+board.Default+")")
 	demo := fs.Bool("demo", false, "check the built-in demo config instead of a file")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: meshbox check [-config PATH] [-board MODEL] [-demo]")
-		fs.PrintDefaults()
+	if err := parseFlags(env, fs, args, "usage: meshbox check [-board MODEL] [FILE | -config FILE | -demo]"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("check: unexpected argument %q", fs.Arg(0)))
+	switch {
+	case fs.NArg() > 1:
+		return usageError(fmt.Sprintf("check: unexpected argument %q (check one file)", fs.Arg(1)))
+	case fs.NArg() == 1 && (*path != "" || *demo):
+		return usageError("check: give the file either as an argument or with -config (or -demo), not both")
+	case fs.NArg() == 1:
+		*path = fs.Arg(0)
 	}
 	detected, err := boardFlag(*model)
 	if err != nil {
 		return usageError(err.Error())
+	}
+	if !*demo && *path == "" {
+		// No file named: what serve would run. The default file when it
+		// exists, else the built-in demo — said plainly.
+		*path = config.DefaultPath
+		if _, err := os.Stat(*path); errors.Is(err, iofs.ErrNotExist) {
+			fmt.Fprintf(env.Stderr, "meshbox check: no config file at %s; checking the built-in demo (what meshbox serve runs without -config). Name a file: meshbox check FILE\n", *path)
+			*demo = true
+		}
 	}
 	var cfg *config.Config
 	if *demo {
@@ -51,8 +64,9 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 	if err := cfg.WriteWiring(env.Stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nok: %d outputs, %d inputs, %d sensors, %d serial devices\n",
-		len(cfg.Outputs), len(cfg.Inputs), len(cfg.Sensors), len(cfg.Serial))
+	fmt.Fprintf(env.Stdout, "\nok: %s, %s, %s, %s\n",
+		plural(len(cfg.Outputs), "output", "outputs"), plural(len(cfg.Inputs), "input", "inputs"),
+		plural(len(cfg.Sensors), "sensor", "sensors"), plural(len(cfg.Serial), "serial device", "serial devices"))
 	return nil
 }
 
@@ -77,16 +91,14 @@ func reportConfigError(w io.Writer, path string, err error) error {
 // with meshbox's assignments when -config is given.
 func pinsCmd(_ context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("pins", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	model := fs.String("board", "", "board model: "+strings.Join(board.Models(), ", ")+" (default: detected, else "+board.Default+")")
 	path := fs.String("config", "", "also show the pins this config uses")
 	demo := fs.Bool("demo", false, "show the built-in demo's pins")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: meshbox pins [-board MODEL] [-config PATH] [-demo]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+	if err := parseFlags(env, fs, args, "usage: meshbox pins [-board MODEL] [-config PATH] [-demo]"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("pins: unexpected argument %q", fs.Arg(0)))

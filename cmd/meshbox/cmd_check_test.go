@@ -30,7 +30,7 @@ func TestCheckExample(t *testing.T) {
 		"fan          pwm        BCM12 (pin 32)  active-high, boot off, exit on, 25000 Hz, pwmchip2/0",
 		"light        switch     gpiochip0:20",
 		"interlock blind: at most one of blind_up, blind_down on, dead time 300ms",
-		"ok: 5 outputs, 1 inputs, 0 sensors, 0 serial devices",
+		"ok: 5 outputs, 1 input, 0 sensors, 0 serial devices",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)

@@ -62,7 +62,7 @@ func qrCmd(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	printPairing(env, q, p, *invert)
-	if w := loopbackWarning(cfg); w != "" {
+	if w := loopbackWarning(cfg, ""); w != "" {
 		fmt.Fprintln(env.Stderr, "warning: "+w)
 	}
 	if *pngFile != "" {

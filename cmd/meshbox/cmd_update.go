@@ -27,24 +27,22 @@ import (
 // internal/update.
 func updateCmd(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("update", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	sum := fs.String("sha256", "", "expected SHA-256 of the new binary (hex)")
 	state := fs.String("state", "/var/lib/meshbox", "state directory of the local box")
 	restart := fs.Bool("restart", true, "restart meshbox.service after a local install")
 	box := fs.String("box", "", "push to a running box instead: http://HOST:8765")
 	token := fs.String("token", "", "relay token for -box (default $MESH_AUTH_TOKEN)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: meshbox update [-sha256 HEX] [-state DIR] [-restart=false] URL|FILE")
-		fmt.Fprintln(env.Stderr, "       meshbox update -box http://HOST:8765 [-token T] [-sha256 HEX] URL|FILE")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+	if err := parseFlags(env, fs, args,
+		"usage: meshbox update [-sha256 HEX] [-state DIR] [-restart=false] URL|FILE",
+		"       meshbox update -box http://HOST:8765 [-token T] [-sha256 HEX] URL|FILE"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return usageError("update: give one URL or FILE")
+		return usageError("update: give one URL or FILE (meshbox update -h for help)")
 	}
 	src := fs.Arg(0)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

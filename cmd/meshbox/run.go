@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -92,6 +93,36 @@ environment:
     MESH_SEND_TIMEOUT, MESH_PING_INTERVAL, MESH_PING_TIMEOUT, MESH_MAX_OUTSTANDING_ROUTES,
     MESH_QUEUE_SIZE, MESH_QUEUE_BYTES, MESH_LENIENT_NAMES, MESHBOX_PIPE_RATE_LIMIT
 `)
+}
+
+// parseFlags parses a subcommand's flags once, quietly: -h prints usage
+// (the command's usage lines, then its flags) to stdout and returns
+// flag.ErrHelp (the caller returns nil: exit 0); a bad flag is returned as
+// a usageError, printed once by main (exit 2).
+func parseFlags(env *Env, fs *flag.FlagSet, args []string, usage ...string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		for _, l := range usage {
+			fmt.Fprintln(env.Stdout, l)
+		}
+		fs.SetOutput(env.Stdout)
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return usageError(fmt.Sprintf("%s: %v (meshbox %s -h for help)", fs.Name(), err, fs.Name()))
+	}
+	return nil
+}
+
+// plural is "1 input", "2 inputs".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // usageError is a bad command line (exit code 2).

@@ -23,6 +23,7 @@ import (
 type hardware struct {
 	host   gpio.Host
 	sim    *simhost.Board // nil on real hardware
+	desc   string         // "simulated (-sim)", "gpio (...)": for the log
 	bridge *bridge.Bridge
 	// member is the bridge's membership in the embedded relay; set by the
 	// bridge component once it has joined (nil before).
@@ -55,13 +56,26 @@ const joinTimeout = 5 * time.Second
 func (b *box) addBridge(ctx context.Context) error {
 	log := b.log.With("component", "bridge")
 	hw := &hardware{}
-	host, board, err := b.openHost(ctx, log)
+	host, board, desc, err := b.openHost(ctx, log)
 	if err != nil {
 		return err
 	}
-	hw.host, hw.sim = host, board
+	hw.host, hw.sim, hw.desc = host, board, desc
+	b.hw = hw
 	cfg := *b.cfg // shallow copy: the bridge keeps restore states in the resolved state dir
 	cfg.StateDir = b.stateDir
+	if board != nil {
+		// A simulated device wherever the config reads one.
+		peers, err := simulateConfig(board, &cfg, log)
+		if err != nil {
+			host.Close()
+			b.hw = nil
+			return fmt.Errorf("simulated board: %w", err)
+		}
+		if peers != nil {
+			b.components = append(b.components, *peers)
+		}
+	}
 	br, err := bridge.New(&cfg, host, bridge.Options{
 		Logger: log,
 		OnPairingButton: func() {
@@ -72,10 +86,10 @@ func (b *box) addBridge(ctx context.Context) error {
 	})
 	if err != nil {
 		host.Close()
+		b.hw = nil
 		return fmt.Errorf("bridge: %w", err)
 	}
 	hw.bridge = br
-	b.hw = hw
 	log.Info("outputs in their boot state", "outputs", len(cfg.Outputs), "inputs", len(cfg.Inputs),
 		"sensors", len(cfg.Sensors), "serial", len(cfg.Serial), "host", host.String())
 	b.components = append(b.components, component{name: "bridge", run: func(ctx context.Context) error {
@@ -101,36 +115,45 @@ func (b *box) addBridge(ctx context.Context) error {
 
 // openHost picks the hardware: the simulated board with -sim, when no GPIO
 // chip is present, or when no config file was given (the built-in demo
-// never drives real pins); the Linux GPIO host otherwise.
-func (b *box) openHost(ctx context.Context, log *slog.Logger) (gpio.Host, *simhost.Board, error) {
-	sim := func(why string) (gpio.Host, *simhost.Board, error) {
+// never drives real pins); the Linux GPIO host otherwise. desc says which
+// and why, for the log ("simulated (no GPIO chip)").
+func (b *box) openHost(ctx context.Context, log *slog.Logger) (host gpio.Host, sim *simhost.Board, desc string, err error) {
+	simulated := func(why string) (gpio.Host, *simhost.Board, string, error) {
 		log.Info("simulated hardware: " + why)
 		board, _ := ctx.Value(simBoardKey{}).(*simhost.Board)
 		if board == nil {
 			board = simhost.New(simhost.Options{Seed: uint64(time.Now().UnixNano()), Logger: log})
 		}
-		return board, board, nil
+		return board, board, "simulated (" + why + ")", nil
 	}
 	switch {
 	case b.opts.sim:
-		return sim("-sim")
+		return simulated("-sim")
 	case !linuxhost.Available():
-		return sim("no GPIO chip found")
+		return simulated("no GPIO chip found")
 	case b.cfg.Path == "":
-		return sim("no config file; the built-in demo runs on the simulated board")
+		return simulated("no config file; the built-in demo runs on the simulated board")
 	}
 	h, err := linuxhost.New(linuxhost.Options{Logger: log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open GPIO: %w", err)
+		return nil, nil, "", fmt.Errorf("open GPIO: %w", err)
 	}
-	return h, nil, nil
+	return h, nil, "gpio (" + h.String() + ")", nil
+}
+
+// hardwareDesc is what serve drives, for the "serving" log line.
+func (b *box) hardwareDesc() string {
+	if b.hw == nil {
+		return "none"
+	}
+	return b.hw.desc
 }
 
 // closeBridge is deferred by serve: it drives the exit states (idempotent)
 // and closes the host; on a panic it does so before re-panicking.
 func (b *box) closeBridge() {
 	r := recover()
-	if b.hw != nil {
+	if b.hw != nil && b.hw.bridge != nil {
 		if r != nil {
 			b.log.Error("panic: driving outputs to their exit state", "panic", fmt.Sprint(r))
 		}

@@ -90,12 +90,13 @@ func logPairing(log *slog.Logger, button string) func(pairing.Change) {
 
 // loopbackWarning is the warning for a relay that listens on loopback only
 // while its pairing URL points at the LAN ("" when that is not the case).
-func loopbackWarning(cfg *config.Config) string {
+// code wraps the flag to use (backticks for the page, "" for logs).
+func loopbackWarning(cfg *config.Config, code string) string {
 	if cfg.AdvertiseURL != "" || !loopbackListen(cfg.Listen) {
 		return "" // a reverse proxy in front of a loopback relay is fine
 	}
 	host, port, _ := net.SplitHostPort(cfg.Listen)
-	return "the relay listens on " + host + " only: phones on the LAN cannot reach it; use -listen :" + port
+	return "the relay listens on " + host + " only: phones on the LAN cannot reach it; use " + code + "-listen :" + port + code
 }
 
 // pageSetup is what the page needs from serve.
@@ -171,15 +172,15 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 		log.Warn("pairing: no LAN address, the QR uses the host name (set advertise_url to choose)", "err", err, "url", payload.URL)
 	}
 	// A relay on loopback only (-listen 127.0.0.1:PORT, no advertise_url):
-	// the pairing URL (QR, pairing JSON, /layout.json) stays the LAN URL
-	// the phone would need, never 127.0.0.1 (a phone dialing its own
-	// loopback reaches nothing either). What makes it honest is the one
-	// WARN at start and the same warning on the page (session "warning",
-	// shown as a banner) and under `meshbox qr`. The page's own WebSocket
-	// dials location.host, so a browser on this machine keeps working.
-	warning := loopbackWarning(s.Cfg)
-	if warning != "" {
-		log.Warn(warning, "listen", s.Cfg.Listen, "advertised", payload.URL)
+	// the pairing URL (QR, pairing JSON, /layout.json) stays the LAN URL a
+	// phone needs once the relay listens on the LAN, never 127.0.0.1 (a
+	// phone would dial its own loopback). What keeps it honest is one WARN
+	// at start, the same warning as a banner on the page (session
+	// "warning") and on stderr under `meshbox qr`. The page's own WebSocket
+	// dials location.host, not this URL, so a browser on this machine
+	// keeps working.
+	if w := loopbackWarning(s.Cfg, ""); w != "" {
+		log.Warn(w, "listen", s.Cfg.Listen, "advertised", payload.URL)
 	}
 	printConsoleQR(s.Env, payload, log)
 
@@ -211,7 +212,7 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 	}
 	h := page.New(page.Options{
 		Name: s.Cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: s.Token,
-		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log, Warning: warning,
+		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log, Warning: loopbackWarning(s.Cfg, "`"),
 		Layout: func(withToken bool) ([]byte, error) {
 			if withToken {
 				return withTok, nil

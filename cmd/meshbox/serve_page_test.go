@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"image/png"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +97,22 @@ func TestServePage(t *testing.T) {
 	if p := decodePNG(t, body); p.Token != tok || p.Channel != "home" || p.Role != "controller" || !strings.HasPrefix(p.URL, "ws://") ||
 		strings.Contains(p.URL, "127.0.0.1") {
 		t.Fatalf("pairing payload %+v", p)
+	}
+	// -listen 127.0.0.1: one WARN at start, the same warning on the page;
+	// the QR keeps the LAN URL (checked above).
+	const warn = "the relay listens on 127.0.0.1 only: phones on the LAN cannot reach it; use -listen :1"
+	if n := strings.Count(logs.String(), warn); n != 1 || !strings.Contains(logs.String(), "level=WARN msg=\""+warn) {
+		t.Fatalf("loopback warning logged %d times:\n%s", n, logs)
+	}
+	var sess struct {
+		Warning string `json:"warning"`
+	}
+	if _, body = httpGet(t, base+"/api/session", ""); json.Unmarshal(body, &sess) != nil ||
+		sess.Warning != "the relay listens on 127.0.0.1 only: phones on the LAN cannot reach it; use `-listen :1`" {
+		t.Fatalf("session warning: %s", body)
+	}
+	if !regexp.MustCompile(`msg="pairing open at boot" component=page for=(10m0s|9m[0-5]\ds) until=\d\d:\d\d:\d\d`).MatchString(logs.String()) {
+		t.Errorf("the boot pairing window is not logged:\n%s", logs)
 	}
 	if _, body = httpGet(t, base+"/metrics", ""); !bytes.Contains(body, []byte(`meshbox_output_switches_total{output="lamp"} 0`)) ||
 		!bytes.Contains(body, []byte("meshbox_relay_members 1")) {
@@ -182,6 +200,19 @@ func TestQRCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(empty, tokenFile)); err == nil {
 		t.Fatal("meshbox qr generated a token")
 	}
+	// A loopback -listen: the QR keeps the LAN URL, with the warning.
+	var stderr bytes.Buffer
+	env.Getenv = func(k string) string { return map[string]string{"MESH_AUTH_TOKEN": "env-token-value"}[k] }
+	env.Stderr = &stderr
+	out.Reset()
+	if err := qrCmd(context.Background(), env, []string{"-config", "../../examples/greenhouse.yaml", "-listen", "127.0.0.1:9000"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "warning: the relay listens on 127.0.0.1 only: phones on the LAN cannot reach it; use -listen :9000") ||
+		strings.Contains(out.String(), "127.0.0.1") {
+		t.Fatalf("loopback qr:\n%s\n%s", out.String(), stderr.String())
+	}
+	env.Stderr = io.Discard
 	if err := qrCmd(context.Background(), env, []string{"stray"}); err == nil {
 		t.Fatal("stray argument accepted")
 	}
@@ -247,8 +278,45 @@ func TestServePairingButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(true)
-	if !strings.Contains(logs.String(), "pairing opened by the pairing button") {
-		t.Error("the button press is not logged")
+	for _, want := range []string{
+		"msg=\"pairing closed; press the pairing button or run `meshbox qr` to pair\" component=page button=\"Pair button\"",
+		`msg="pairing opened by the pairing button" component=page for=1s`,
+	} {
+		for i := 0; i < 100 && !strings.Contains(logs.String(), want); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	if strings.Contains(logs.String(), "listens on") {
+		t.Error("loopback warning for the default listen address")
+	}
+}
+
+// TestLogPairing: one INFO line per pairing change.
+func TestLogPairing(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	until := time.Date(2026, 1, 1, 12, 10, 0, 0, time.Local)
+	logPairing(log, "Pair")(pairing.Change{Open: true, Until: until, For: 599600 * time.Millisecond, Reason: "boot"})
+	logPairing(log, "Pair")(pairing.Change{})
+	logPairing(log, "")(pairing.Change{})
+	logPairing(log, "")(pairing.Change{Open: true, Until: until, For: 10 * time.Minute, Reason: "the pairing button"})
+	logPairing(log, "")(pairing.Change{Open: true, Always: true})
+	want := `level=INFO msg="pairing open at boot" for=10m0s until=12:10:00
+level=INFO msg="pairing closed; press the pairing button or run ` + "`meshbox qr`" + ` to pair" button=Pair
+level=INFO msg="pairing closed; run ` + "`meshbox qr`" + ` to pair (no pairing button configured)"
+level=INFO msg="pairing opened by the pairing button" for=10m0s until=12:10:00
+level=INFO msg="pairing always open (pairing.always): the page shows the QR and the token to anyone on the LAN"
+`
+	if buf.String() != want {
+		t.Fatalf("log:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -97,17 +99,17 @@ func (b *box) resolveToken() error {
 	if b.token == "" {
 		b.log.Warn("AUTHENTICATION IS OFF: anyone on the network can join the relay", "reason", b.tokenSource)
 	} else {
-		b.log.Info("auth token", "source", b.tokenSource, "hint", tokenHint(b.token))
+		b.log.Info("auth token", "source", b.tokenSource, "token_sha256", tokenFingerprint(b.token))
 	}
 	return nil
 }
 
-// tokenHint shows enough of the token to tell two apart, never all of it.
-func tokenHint(t string) string {
-	if len(t) < 12 {
-		return "(" + fmt.Sprint(len(t)) + " chars)"
-	}
-	return t[:4] + "…"
+// tokenFingerprint tells two tokens apart without revealing any part of
+// one: the first 8 hex digits of its SHA-256 (log key "token_sha256").
+// Compare with: printf %s "$TOKEN" | sha256sum | cut -c1-8
+func tokenFingerprint(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:4])
 }
 
 // loadOrCreateToken reads the token at path, or creates a random one there

@@ -25,9 +25,32 @@
 // rate-limited to cfg.ActuationRate changes per second (token bucket, burst
 // = rate); a command that would not change the output does not count, and
 // PWM outputs are not limited (a dragged slider must land on its last
-// value). A refused command still gets a state frame with the actual value. Automatic
-// changes (max_on, end of a pulse, interlock break, all_off, exit) are never
-// limited.
+// value). A refused command still gets a state frame with the actual
+// value. Automatic changes (max_on, end of a pulse, interlock break,
+// all_off, exit) are never limited.
+//
+// On limits: a momentary output is on for its configured pulse at most,
+// whatever switched it on (cmd/set true, command on/toggle/pulse, routed
+// set_<id>, Apply): it switches off by itself. A switch or PWM output with
+// max_on switches off max_on after it went on. A pulse command while the
+// output is already on never extends it past that limit, counted from when
+// it went on, so repeated commands cannot hold it on. The pulse command's
+// "ms" must be a finite number (or its string form) with 1 <= ms <= the
+// output's limit: its pulse for a momentary output, max_on for a switch
+// that has one, else 60000 (one minute, or the configured pulse if
+// longer); anything else is refused with
+// "bad value: ms must be between 1 and N". Without "ms" the configured
+// pulse is used (bounded the same way).
+//
+// # Logging
+//
+// A command refused because of the client (unknown target or command,
+// read-only target, bad value, rate limited) is logged at INFO as one
+// "command refused" line with target, from and reason (and command for a
+// command message); a hardware error at WARN as "command failed". These
+// lines are rate-limited per requester (a burst of 5, then 1 a second) and
+// overall (20, then 5 a second); the next line logged for a requester
+// carries "suppressed", the number of lines dropped before it.
 //
 // # Frames the bridge sends (all as broadcast_request payloads)
 //
@@ -55,8 +78,13 @@
 //	    or serial field id (a field not read yet is null).
 //	{"msg_type":"command_ack","cmd_id":CMD,"to":FROM,"ok":true}
 //	    after a command that carried "_cmd" (and "_from"); ok:false adds
-//	    "error": "unknown target", "bad value: ...", "rate limited",
-//	    "unknown command", "hardware error: ...".
+//	    "error": "unknown target: ...", "target is read-only: ...",
+//	    "bad value: ...", "rate limited", "unknown command: ...",
+//	    "hardware error: ...". Bad-value reasons are written for the user,
+//	    e.g. "bad value: 2 is not on/off", "bad value: 1e309 is not a
+//	    finite number", "bad value: an object is not a switch value (use
+//	    true/false)", "bad value: value is missing", "bad value: 150 is
+//	    outside 0..100".
 //
 // Controls(cfg) returns, for a configuration, every control id with the
 // sync filter and valuePath that match these frames; the layout generator
@@ -68,13 +96,16 @@
 //
 //	cmd, set       {"target":ID,"value":V}  (set also accepts "key" for target)
 //	command        {"command":"all_off"}
-//	               {"command":"pulse","target":ID[,"ms":N]}
+//	               {"command":"pulse","target":ID[,"ms":N]}  1 <= N <= limit (see On limits)
 //	               {"command":"toggle"|"on"|"off","target":ID}
 //	               {"command":NAME[,"target":SERIAL_ID][,"value":V]}  serial device command
 //	control_sync_request {"from":NAME}
 //
-// V may be a bool, a number, or a string ("true", "false", "on", "off",
-// "1", "0", "75.0"). A cmd whose target is "<serial id>.<command>" writes
+// For a switch or momentary output V must be true/false, 1/0, or one of
+// the strings "true", "false", "on", "off", "1", "0" (case-insensitive);
+// anything else (2, "yes", "75.0") is refused. For a PWM output V is a
+// number 0..100 or its string form ("75.0", "75%"), or true/on (100) and
+// false/off (0). Numbers must be finite. A cmd whose target is "<serial id>.<command>" writes
 // that serial command with {{value}} substituted; target "<serial id>" with
 // a string value writes the command of that name.
 //

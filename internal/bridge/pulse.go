@@ -11,7 +11,7 @@ import (
 )
 
 // maxSwitchPulse caps the "ms" of a pulse command on a switch output that
-// has no max_on.
+// has no max_on (unless its configured pulse is longer).
 const maxSwitchPulse = time.Minute
 
 // onLimit is the longest o may stay on in one go: a momentary output's
@@ -27,12 +27,14 @@ func (o *output) onLimit() time.Duration {
 	return l
 }
 
-// pulseLimit is the longest pulse a command may ask for on o.
+// pulseLimit is the longest pulse a command may ask for on o: its on limit,
+// or for a switch without max_on one minute (its configured pulse if that
+// is longer).
 func (o *output) pulseLimit() time.Duration {
 	if l := o.onLimit(); l > 0 {
 		return l
 	}
-	return maxSwitchPulse
+	return max(maxSwitchPulse, o.pulse)
 }
 
 // pulseLength reads the optional "ms" of a pulse command for o: absent or

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,6 +111,7 @@ func TestPulseMsBounded(t *testing.T) {
 func TestPulseLength(t *testing.T) {
 	b, _ := newTest(t, testConfig(t.TempDir()), newFakeHost(), Options{})
 	bell, heat := b.outputs["bell"], b.outputs["heatA"]
+	long := &output{kind: "switch", pulse: 5 * time.Minute} // a configured long pulse still works
 	for _, tt := range []struct {
 		o    *output
 		ms   string
@@ -121,6 +123,8 @@ func TestPulseLength(t *testing.T) {
 		{heat, "", defaultPulse},
 		{heat, "60000", time.Minute},
 		{heat, `"250"`, 250 * time.Millisecond},
+		{long, "", 5 * time.Minute},
+		{long, "300000", 5 * time.Minute},
 	} {
 		m := inMsg{}
 		if tt.ms != "" {
@@ -130,6 +134,9 @@ func TestPulseLength(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("pulseLength(%s, %s) = %v, %v, want %v", tt.o.cfg.ID, tt.ms, got, err, tt.want)
 		}
+	}
+	if _, err := pulseLength(long, inMsg{"ms": json.RawMessage("300001")}); err == nil || err.Error() != "bad value: ms must be between 1 and 300000" {
+		t.Errorf("long pulse over its cap: %v", err)
 	}
 }
 
@@ -347,4 +354,37 @@ func TestRefusalLogging(t *testing.T) {
 	if s := b.Stats(); s.CommandsFailed < 50 {
 		t.Errorf("CommandsFailed = %d", s.CommandsFailed)
 	}
+}
+
+// FuzzValue: any JSON value gets a result or a user-facing reason (never a
+// Go type name or a decoder message).
+func FuzzValue(f *testing.F) {
+	for _, s := range []string{`true`, `2`, `1e309`, `{"a":1}`, `[1]`, `null`, `"on"`, `"75.0"`, `-0`, `1 2`, `"\u00ff"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		check := func(err error) {
+			if err == nil {
+				return
+			}
+			e := err.Error()
+			for _, bad := range []string{"json:", "Go value", "interface", "%!", "[]uint8", "float64"} {
+				if strings.Contains(e, bad) {
+					t.Fatalf("reason %q for %q leaks %q", e, raw, bad)
+				}
+			}
+			if !strings.HasPrefix(e, "bad value: ") {
+				t.Fatalf("reason %q lacks the bad value prefix", e)
+			}
+		}
+		_, err := toBool(json.RawMessage(raw))
+		check(err)
+		p, err := toPercent(json.RawMessage(raw))
+		check(err)
+		if err == nil && (p < 0 || p > 100) {
+			t.Fatalf("%q: level %v", raw, p)
+		}
+		_, err = pulseLength(&output{kind: "momentary", pulse: 500 * time.Millisecond}, inMsg{"ms": raw})
+		check(err)
+	})
 }

@@ -62,7 +62,11 @@ func applyDefaults(cfg *Config, pos *positions) {
 	if cfg.ActuationRate == 0 {
 		cfg.ActuationRate = DefaultActuationRate
 	}
-	defDur(&cfg.Pairing.Window, DefaultPairingWindow)
+	// An explicit "window: 0s" is an error (validate), not the default;
+	// with always: true the window does not matter.
+	if pos == nil || !pos.has("pairing.window") || cfg.Pairing.Always {
+		defDur(&cfg.Pairing.Window, DefaultPairingWindow)
+	}
 	fillZero(&cfg.Relay, relay.DefaultConfig())
 	h, _ := lookupHeader(cfg.BoardModel)
 	for i := range cfg.Outputs {

@@ -89,6 +89,9 @@ func (v *validator) top() {
 		c.add("actuation_rate", "must be a positive number of changes per second")
 	}
 	v.nonNegative("pairing.window", cfg.Pairing.Window)
+	if cfg.Pairing.Window == 0 && !cfg.Pairing.Always {
+		c.add("pairing.window", "must be > 0; use always: true to keep pairing open")
+	}
 	if m := cfg.MQTT; m != nil {
 		if m.URL == "" {
 			c.add("mqtt.url", "is required (mqtt://host:1883)")

@@ -50,7 +50,7 @@ type box struct {
 	pushes chan layout.PushResult
 }
 
-func startBox(t *testing.T, ctx context.Context, token string, window *pairing.Window) *box {
+func startBox(t *testing.T, ctx context.Context, token string, window *pairing.Window, warning string) *box {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
@@ -86,7 +86,7 @@ func startBox(t *testing.T, ctx context.Context, token string, window *pairing.W
 	withTok, _ := l.JSON()
 	noTok, _ := l.WithoutToken().JSON()
 	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Token: token,
-		Window: window, Logger: log, PairingButton: "Button",
+		Window: window, Logger: log, PairingButton: "Button", Warning: warning,
 		Layout: func(w bool) ([]byte, error) {
 			if w {
 				return withTok, nil
@@ -142,7 +142,7 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const token = "browser-test-token"
-	bx := startBox(t, ctx, token, pairing.NewWindow(10*time.Minute, false, nil))
+	bx := startBox(t, ctx, token, pairing.NewWindow(10*time.Minute, false, nil), "")
 
 	bctx := newBrowser(t, ctx, chrome)
 
@@ -191,7 +191,8 @@ func TestBrowser(t *testing.T) {
 	if lvl, _ := bx.board.OutputLevel(lamp); lvl {
 		t.Fatal("lamp on before the click")
 	}
-	if err := chromedp.Do(bctx, chromedp.Click(`[data-control="lamp"] input[type=checkbox]`, chromedp.NodeVisible)); err != nil {
+	if err := chromedp.Do(bctx, chromedp.WaitEnabled(`[data-control="lamp"] input[type=checkbox]`),
+		chromedp.Click(`[data-control="lamp"] input[type=checkbox]`, chromedp.NodeVisible)); err != nil {
 		t.Fatal(err)
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -235,17 +236,31 @@ func TestBrowser(t *testing.T) {
 	}
 
 	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
-		if full, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, "page.png"), full, 0o644)
+		if err := chromedp.Do(bctx, chromedp.EmulateViewport(1200, 900),
+			chromedp.Reload(), chromedp.WaitVisible(`#conn[data-state="online"]`), chromedp.Sleep(2*time.Second)); err == nil {
+			screenshot(t, bctx, dir, "page.png")
 		}
 		if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 			chromedp.Reload(), chromedp.WaitVisible(`#conn[data-state="online"]`), chromedp.Sleep(2*time.Second)); err == nil {
-			if mobile, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-				_ = os.WriteFile(filepath.Join(dir, "page-mobile.png"), mobile, 0o644)
-			}
+			screenshot(t, bctx, dir, "page-mobile.png")
 		}
-		fmt.Fprintln(os.Stderr, "screenshots in", dir)
 	}
+}
+
+// screenshot saves the viewport (set MESHBOX_SCREENSHOTS=DIR to look at the
+// page; nothing is written otherwise).
+func screenshot(t *testing.T, bctx context.Context, dir, name string) {
+	t.Helper()
+	img, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), img, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "screenshot:", filepath.Join(dir, name))
 }
 
 func newBrowser(t *testing.T, ctx context.Context, chrome string) context.Context {
@@ -264,38 +279,126 @@ func newBrowser(t *testing.T, ctx context.Context, chrome string) context.Contex
 	return bctx
 }
 
-// TestBrowserPairingClosed: outside the pairing window the page shows no QR
-// and says how to open it; the token typed into the page's field connects it.
+// TestBrowserPairingClosed, at phone width: outside the pairing window the
+// page shows no QR and says how to open it (`meshbox qr` as code). Without
+// the token it cannot know the outputs' state: every switch is drawn
+// unknown (no position, '–') and disabled although the fan is on. The token
+// typed into the page's field connects it; the switches then show the
+// box's state and work. The header never breaks inside a word.
 func TestBrowserPairingClosed(t *testing.T) {
 	chrome := findChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const token = "closed-window-token"
+	const warning = "the relay listens on 127.0.0.1 only: phones on the LAN cannot reach it; use `-listen :8765`"
 	w := pairing.NewWindow(time.Minute, false, nil)
 	w.Close()
-	bx := startBox(t, ctx, token, w)
+	bx := startBox(t, ctx, token, w, warning)
+	if _, err := bx.bridge.Apply(ctx, "fan", true, "test"); err != nil {
+		t.Fatal(err)
+	}
 	bctx := newBrowser(t, ctx, chrome)
 	if err := chromedp.Do(bctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		chromedp.Navigate(bx.url+"/"),
 		chromedp.WaitVisible(`#pairing-closed`),
 		chromedp.WaitVisible(`#login`),
+		chromedp.WaitVisible(`[data-control="fan"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
 	hint, err := chromedp.Run(bctx, chromedp.Text(`#pairing-closed`))
-	if err != nil || !strings.Contains(hint, "press the pairing button (Button)") || !strings.Contains(hint, "meshbox qr") {
+	if err != nil || !strings.Contains(hint, "press the pairing button (Button)") || !strings.Contains(hint, "meshbox qr") ||
+		strings.Contains(hint, "`") {
 		t.Fatalf("hint %q, %v", hint, err)
+	}
+	if code, err := chromedp.Run(bctx, chromedp.Text(`#pairing-closed code`)); err != nil || code != "meshbox qr" {
+		t.Fatalf("hint code %q, %v", code, err)
 	}
 	if vis, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`!document.getElementById('pairing-open').hidden`)); err != nil || vis {
 		t.Fatalf("QR shown while pairing is closed (%v)", err)
 	}
+	if got, err := chromedp.Run(bctx, chromedp.Text(`#warning`)); err != nil || got != strings.ReplaceAll(warning, "`", "") {
+		t.Fatalf("warning banner %q, %v", got, err)
+	}
+	if got, err := chromedp.Run(bctx, chromedp.Text(`#warning code`)); err != nil || got != "-listen :8765" {
+		t.Fatalf("warning banner code %q, %v", got, err)
+	}
+	// Header at 390 px: the channel and the host name each on one line.
+	if broken, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`['#box-channel', '#box-name', '.addr .chan']
+		.filter((s) => document.querySelector(s).getClientRects().length !== 1 ||
+			document.querySelector(s).getBoundingClientRect().height > 1.6 * parseFloat(getComputedStyle(document.querySelector(s)).lineHeight || 20))`)); err != nil || len(broken) > 0 {
+		t.Fatalf("header wraps inside %v (%v)", broken, err)
+	}
+
+	// Offline: every switch unknown and disabled, none drawn off or on.
+	type toggleState struct {
+		ID            string
+		Known         string
+		Disabled      bool
+		Indeterminate bool
+		Checked       bool
+		Text          string
+	}
+	toggles := func() []toggleState {
+		t.Helper()
+		ts, err := chromedp.Run(bctx, chromedp.Evaluate[[]toggleState](`[...document.querySelectorAll('[data-type="toggle"]')].map((c) => {
+			const i = c.querySelector('input');
+			return { ID: c.dataset.control, Known: c.dataset.known, Disabled: i.disabled, Indeterminate: i.indeterminate,
+				Checked: i.checked, Text: c.querySelector('.val').textContent };
+		})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	ts := toggles()
+	if len(ts) < 4 {
+		t.Fatalf("only %d toggles on the page", len(ts))
+	}
+	for _, c := range ts {
+		if c.Known != "false" || !c.Disabled || !c.Indeterminate || c.Checked || c.Text != "–" {
+			t.Errorf("offline toggle %+v: want unknown, disabled, no position", c)
+		}
+	}
+	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
+		screenshot(t, bctx, dir, "closed-mobile.png")
+	}
+	// A click on a disabled switch does nothing.
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-control="pump"] input').click()`)); err != nil {
+		t.Fatal(err)
+	}
+	if lvl, _ := bx.board.OutputLevel(gpio.Line{Offset: 22}); lvl {
+		t.Fatal("a click on the offline page switched the pump")
+	}
+	if ts := toggles(); ts[0].Known != "false" || !ts[0].Disabled {
+		t.Fatalf("offline toggle changed by a click: %+v", ts[0])
+	}
+
 	if err := chromedp.Do(bctx,
 		chromedp.SendKeys(`#login-token`, token),
 		chromedp.Click(`#login-form button[type=submit]`, chromedp.NodeVisible),
 		chromedp.WaitVisible(`#conn[data-state="online"]`),
 		chromedp.WaitVisible(`#pairing-open`), // the token holder may see the QR
-		chromedp.Click(`[data-control="pump"] input[type=checkbox]`, chromedp.NodeVisible),
+		// The box's state arrives: the fan is on, the pump off, both live.
+		chromedp.WaitVisible(`[data-control="fan"][data-known="true"] .val[data-value="true"]`),
+		chromedp.WaitVisible(`[data-control="pump"][data-known="true"] .val[data-value="false"]`),
+		chromedp.WaitEnabled(`[data-control="pump"] input[type=checkbox]`),
 	); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range toggles() {
+		if c.Known != "true" || c.Disabled || c.Indeterminate || c.Text == "–" {
+			t.Errorf("live toggle %+v: want known and enabled", c)
+		}
+		if c.ID == "fan" && !c.Checked {
+			t.Errorf("fan is on but drawn off: %+v", c)
+		}
+	}
+	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
+		screenshot(t, bctx, dir, "closed-live-mobile.png")
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(`[data-control="pump"] input[type=checkbox]`, chromedp.NodeVisible)); err != nil {
 		t.Fatal(err)
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)

@@ -44,7 +44,8 @@ type Options struct {
 	Hosts []string
 	// Warning is shown on the page as a banner ("" = none), for example
 	// that the relay listens on loopback only so the pairing URL cannot be
-	// reached from the LAN.
+	// reached from the LAN. `Quoted` parts are shown as code, like in the
+	// pairing hint.
 	Warning string
 	Logger  *slog.Logger
 }

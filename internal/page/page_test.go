@@ -161,9 +161,21 @@ func TestSessionAndQRFollowThePairingWindow(t *testing.T) {
 	}
 }
 
+// TestLayoutJSONToken: /layout.json carries the token while pairing is
+// open (like the QR) for a request addressed to the box, never for a
+// foreign Host, and not after the window closed unless the request proves
+// it knows the token.
 func TestLayoutJSONToken(t *testing.T) {
 	c := &clock{t: time.Now()}
 	h := newTestHandler(t, c, nil)
+	if w := get(t, h, "/layout.json", nil); w.Code != 200 || !strings.Contains(w.Body.String(), testToken) ||
+		w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("layout while pairing is open: %d %s", w.Code, w.Body.String())
+	}
+	if w := get(t, h, "/layout.json", map[string]string{"Host": "attacker.example:8765"}); strings.Contains(w.Body.String(), testToken) ||
+		!strings.Contains(w.Body.String(), `"token":null`) {
+		t.Fatalf("layout for a foreign host: %s", w.Body.String())
+	}
 	c.t = c.t.Add(time.Hour)
 	if w := get(t, h, "/layout.json", nil); w.Code != 200 || strings.Contains(w.Body.String(), testToken) {
 		t.Fatalf("layout without credentials: %d %s", w.Code, w.Body.String())
@@ -269,5 +281,18 @@ func TestWithRelayOrigins(t *testing.T) {
 	resp.Body.Close()
 	if string(body) != "ready\n" {
 		t.Fatalf("healthz through WithRelay: %q", body)
+	}
+}
+
+// TestSessionWarning: the page's warning (a loopback-only relay) reaches the
+// script through /api/session; none by default.
+func TestSessionWarning(t *testing.T) {
+	c := &clock{t: time.Now()}
+	if s := session(t, get(t, newTestHandler(t, c, nil), "/api/session", nil)); s.Warning != "" {
+		t.Fatalf("warning without one configured: %q", s.Warning)
+	}
+	h := New(Options{Name: "x", URL: "ws://192.168.1.50:8765", Warning: "the relay listens on 127.0.0.1 only"})
+	if s := session(t, get(t, h, "/api/session", nil)); s.Warning != "the relay listens on 127.0.0.1 only" {
+		t.Fatalf("warning %q", s.Warning)
 	}
 }

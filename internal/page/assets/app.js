@@ -415,7 +415,7 @@
     $('box-url').textContent = session.pageUrl;
     $('box-channel').textContent = session.channel;
     $('forget-wrap').hidden = !stored;
-    if (session.warning) { $('warning').textContent = session.warning; $('warning').hidden = false; }
+    if (session.warning) { setHint($('warning'), session.warning); $('warning').hidden = false; }
   }
 
   async function main() {
