@@ -415,6 +415,6 @@ func (l *Link) apply(ctx context.Context, c command) {
 	}
 	l.mu.Unlock()
 	if err != nil {
-		l.log.Warn("mqtt command refused", "target", c.id, "payload", string(c.payload), "err", err)
+		l.log.Info("mqtt command refused", "target", c.id, "payload", string(c.payload), "err", err)
 	}
 }
