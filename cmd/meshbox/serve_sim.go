@@ -19,19 +19,13 @@ import (
 	"github.com/meshbox/meshbox/internal/sensor"
 )
 
-// simSerialPrefix marks a configured serial port served by the simulated
-// board ("sim:/dev/ttyUSB0"): the name is not a real device path, so the
-// bridge does not look for it in /dev.
-const simSerialPrefix = "sim:"
-
 // simPeriod is how often a simulated serial peer writes a line.
 const simPeriod = 2 * time.Second
 
 // simulateConfig populates board with a simulated device for every sensor
 // and serial device of cfg: the right register-map fake at each configured
 // I²C bus/address, a DS18B20 w1_slave at each 1-Wire path, the thermal zone
-// of each cputemp sensor, and a serial port per serial device (renamed with
-// simSerialPrefix in cfg, which must be the bridge's own copy). It returns
+// of each cputemp sensor, and a serial port per serial device. It returns
 // the component running the serial peers (nil when there is none).
 func simulateConfig(board *simhost.Board, cfg *config.Config, log *slog.Logger) (*component, error) {
 	for _, s := range cfg.Sensors {
@@ -61,13 +55,10 @@ func simulateConfig(board *simhost.Board, cfg *config.Config, log *slog.Logger) 
 	if len(cfg.Serial) == 0 {
 		return nil, nil
 	}
-	devs := make([]config.SerialDevice, len(cfg.Serial))
-	copy(devs, cfg.Serial)
-	for i := range devs {
-		devs[i].Port = simSerialPrefix + devs[i].Port
-		board.AddSerial(devs[i].Port)
+	devs := cfg.Serial
+	for _, d := range devs {
+		board.AddSerial(d.Port)
 	}
-	cfg.Serial = devs
 	log.Info("simulated serial devices", "ports", len(devs), "every", simPeriod)
 	return &component{name: "sim-serial", run: func(ctx context.Context) error {
 		done := make(chan struct{}, len(devs))

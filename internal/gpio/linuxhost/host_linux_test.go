@@ -165,3 +165,40 @@ func TestGPIOLines(t *testing.T) {
 		t.Fatalf("WaitForEdge on a quiet line: %v", err)
 	}
 }
+
+// TestSerialDeviceGone: a USB adapter that is unplugged leaves an open port
+// that only times out; once its device node is gone, Read reports it so the
+// bridge reopens the port (with backoff) instead of waiting forever.
+func TestSerialDeviceGone(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	node := filepath.Join(t.TempDir(), "ttyUSB0") // stands in for the /dev node
+	if err := os.Symlink(tty.Name(), node); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	port, err := h.Serial(node, 9600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	_ = port.SetReadTimeout(20 * time.Millisecond)
+	buf := make([]byte, 16)
+	if n, err := port.Read(buf); n != 0 || err != nil {
+		t.Fatalf("timed-out read with the device present = %d, %v; want 0, nil", n, err)
+	}
+	if err := os.Remove(node); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := port.Read(buf); err == nil || !strings.Contains(err.Error(), "device gone") {
+		t.Fatalf("read after the device node went away: %v, want a device gone error", err)
+	}
+}

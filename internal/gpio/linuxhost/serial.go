@@ -2,6 +2,8 @@ package linuxhost
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.bug.st/serial"
@@ -37,6 +39,19 @@ func (p *serialPort) SetReadTimeout(d time.Duration) error {
 		d = serial.NoTimeout
 	}
 	return p.Port.SetReadTimeout(d)
+}
+
+// Read reads like go.bug.st's Port, except that when a read times out
+// while the device node has gone (a USB adapter unplugged) it returns an
+// error, so the caller reopens the port instead of waiting forever.
+func (p *serialPort) Read(b []byte) (int, error) {
+	n, err := p.Port.Read(b)
+	if n == 0 && err == nil && filepath.IsAbs(p.name) {
+		if _, serr := os.Stat(p.name); serr != nil {
+			return 0, fmt.Errorf("serial %s: device gone: %w", p.name, serr)
+		}
+	}
+	return n, err
 }
 
 func (p *serialPort) String() string { return "serial " + p.name }
