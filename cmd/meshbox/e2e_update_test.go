@@ -103,10 +103,11 @@ func TestE2EUpdate(t *testing.T) {
 	if code, body := e2euPush(t, addr, "", e2euRead(t, v1)); code != http.StatusUnauthorized {
 		t.Fatalf("POST /update without a token: %d %v, want 401\n%s", code, body, sup.tail())
 	}
-	script := []byte("#!/bin/sh\necho 'hello from a script'\nexit 0\n")
+	// A script that answers "version" like meshbox must not pass either.
+	script := []byte("#!/bin/sh\necho 'meshbox v9'\nexit 0\n")
 	code, body = e2euPush(t, addr, token, script)
-	if code != http.StatusBadRequest || body["status"] != "failed" || !strings.Contains(fmt.Sprint(body["error"]), "hello from a script") {
-		t.Fatalf("POST /update with a shell script: %d %v, want 400 naming what it printed\n%s", code, body, sup.tail())
+	if code != http.StatusBadRequest || body["status"] != "failed" || !strings.Contains(fmt.Sprint(body["error"]), "not a compiled Linux program") {
+		t.Fatalf("POST /update with a shell script: %d %v, want 400 saying it is not a compiled program\n%s", code, body, sup.tail())
 	}
 	if got := e2euSHA(t, lay.Current()); got != sumV2 {
 		t.Fatalf("a refused push changed %s: sha256 %s, want v2's %s", lay.Current(), got, sumV2)

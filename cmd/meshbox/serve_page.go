@@ -388,6 +388,7 @@ func collectMetrics(s pageSetup, bc *bridgeCounters, pc *pushCounters) []page.Me
 		}
 		ms = append(ms, m)
 	}
+	add("meshbox_build_info", "The running meshbox version (always 1).", "gauge", 1, "version", version)
 	if s.Relay != nil {
 		st := s.Relay.Stats()
 		add("meshbox_relay_connections", "Open relay connections (sockets and pipes).", "gauge", float64(st.Connections))

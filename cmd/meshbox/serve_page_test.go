@@ -115,7 +115,8 @@ func TestServePage(t *testing.T) {
 		t.Errorf("the boot pairing window is not logged:\n%s", logs)
 	}
 	if _, body = httpGet(t, base+"/metrics", ""); !bytes.Contains(body, []byte(`meshbox_output_switches_total{output="lamp"} 0`)) ||
-		!bytes.Contains(body, []byte("meshbox_relay_members 1")) {
+		!bytes.Contains(body, []byte("meshbox_relay_members 1")) ||
+		!bytes.Contains(body, []byte(`meshbox_build_info{version="`+version+`"} 1`)) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 

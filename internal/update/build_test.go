@@ -13,6 +13,8 @@ import (
 type releases struct {
 	v1, v2, v3        string // good builds (v3 is v1's file: a downgrade)
 	crash, unhealthy  string // pass "version", fail when serving
+	hang              string // never answers "version"
+	script            string // a shell script that prints "meshbox 9.0.0"
 	garbage, notExec  string // not a program at all
 	wrongVersionPrint string // prints something else for "version"
 }
@@ -51,6 +53,11 @@ func buildReleases(t *testing.T) releases {
 		v2:        buildFakebox(t, dir, "2.0.0", ""),
 		crash:     buildFakebox(t, dir, "4.0.0-crash", "crash"),
 		unhealthy: buildFakebox(t, dir, "5.0.0-sick", "unhealthy"),
+		hang:      buildFakebox(t, dir, "6.0.0-hang", "hang"),
+	}
+	r.script = filepath.Join(dir, "fake-meshbox.sh")
+	if err := os.WriteFile(r.script, []byte("#!/bin/sh\necho meshbox 9.0.0\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	r.v3 = r.v1
 	r.garbage = filepath.Join(dir, "garbage")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +65,9 @@ type Updater struct {
 	MaxAttempts int
 	// Now returns the time (time.Now when nil).
 	Now func() time.Time
+	// GOARCH is the architecture a new binary must be built for
+	// (runtime.GOARCH when ""; tests under qemu-user set the host's).
+	GOARCH string
 }
 
 func (u *Updater) logger() *slog.Logger {
@@ -239,6 +244,13 @@ var reVersion = regexp.MustCompile(`^meshbox (\S+)\s*$`)
 // probeVersion runs "BIN version": the new binary must start on this
 // machine (right architecture, not truncated) and say "meshbox VERSION".
 func (u *Updater) probeVersion(ctx context.Context, bin string) (string, error) {
+	arch := u.GOARCH
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	if err := checkELF(bin, arch); err != nil {
+		return "", err
+	}
 	to := u.VerifyTimeout
 	if to <= 0 {
 		to = DefaultVerifyTimeout
@@ -262,6 +274,40 @@ func (u *Updater) probeVersion(ctx context.Context, bin string) (string, error) 
 		return "", fmt.Errorf("update: %w: \"version\" printed %q, not \"meshbox VERSION\"", ErrVerify, firstLine(out.String()))
 	}
 	return m[1], nil
+}
+
+// elfMachine maps GOARCH to the ELF machine a binary for it has.
+func elfMachine(goarch string) (elf.Machine, bool) {
+	switch goarch {
+	case "amd64":
+		return elf.EM_X86_64, true
+	case "386":
+		return elf.EM_386, true
+	case "arm":
+		return elf.EM_ARM, true
+	case "arm64":
+		return elf.EM_AARCH64, true
+	case "riscv64":
+		return elf.EM_RISCV, true
+	}
+	return 0, false
+}
+
+// checkELF refuses anything but an executable compiled for goarch: a
+// script that prints "meshbox X" must not replace the box's binary.
+func checkELF(bin, goarch string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("update: %w: not a compiled Linux program (no ELF header): a script or another file cannot replace meshbox", ErrVerify)
+	}
+	defer f.Close()
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return fmt.Errorf("update: %w: ELF file of type %s is not an executable", ErrVerify, f.Type)
+	}
+	if want, ok := elfMachine(goarch); ok && f.Machine != want {
+		return fmt.Errorf("update: %w: built for %s, this machine needs %s", ErrVerify, f.Machine, want)
+	}
+	return nil
 }
 
 func firstLine(s string) string {

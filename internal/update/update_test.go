@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,10 @@ import (
 
 func newUpdater(t *testing.T, version string) *Updater {
 	t.Helper()
-	return &Updater{Layout: Layout{StateDir: t.TempDir()}, Version: version, VerifyTimeout: 10 * time.Second}
+	// The test releases are built for the host, also when this test runs
+	// as an arm binary under qemu-user (make test-arm).
+	return &Updater{Layout: Layout{StateDir: t.TempDir()}, Version: version, VerifyTimeout: 10 * time.Second,
+		GOARCH: goEnv(t, "GOHOSTARCH")}
 }
 
 func sha(t *testing.T, path string) string {
@@ -171,6 +175,7 @@ func TestUpdate(t *testing.T) {
 		}{
 			{"garbage", r.garbage, "", ErrVerify},
 			{"wrong version output", r.wrongVersionPrint, "", ErrVerify},
+			{"script claiming to be meshbox", r.script, "", ErrVerify},
 			{"checksum mismatch", r.v3, strings.Repeat("ab", 32), ErrVerify},
 			{"bad checksum syntax", r.v3, "xyz", ErrVerify},
 			{"empty", os.DevNull, "", ErrVerify},
@@ -194,8 +199,7 @@ func TestUpdate(t *testing.T) {
 	t.Run("hanging version probe times out", func(t *testing.T) {
 		u := newUpdater(t, "1.0.0")
 		u.VerifyTimeout = 200 * time.Millisecond
-		hang := filepath.Join(t.TempDir(), "hang")
-		os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755)
+		hang := r.hang
 		start := time.Now()
 		if _, err := u.InstallFrom(ctx, hang, ""); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "did not answer") {
 			t.Fatalf("err %v", err)
@@ -357,5 +361,27 @@ func testHandler(t *testing.T, r releases) {
 	token = ""
 	if code, body := post("Bearer ", "", "", v2, nil); code != 403 || !strings.Contains(body, "need a relay token") {
 		t.Errorf("open relay: %d %s", code, body)
+	}
+}
+
+func TestCheckELF(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkELF(self, runtime.GOARCH); err != nil {
+		t.Errorf("checkELF(the test binary, %s) = %v", runtime.GOARCH, err)
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	if err := checkELF(self, other); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "built for") {
+		t.Errorf("checkELF(the test binary, %s) = %v, want a wrong-architecture error", other, err)
+	}
+	script := filepath.Join(t.TempDir(), "s.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho meshbox 9\n"), 0o755)
+	if err := checkELF(script, runtime.GOARCH); !errors.Is(err, ErrVerify) {
+		t.Errorf("checkELF(script) = %v, want ErrVerify", err)
 	}
 }

@@ -3,7 +3,7 @@
 // itself healthy and exits like meshbox does (0 on SIGTERM, 3 after an
 // update, 1 on failure). -ldflags "-X main.version=V -X main.broken=MODE"
 // builds the variants: MODE "crash" exits 1 right after start-up,
-// "unhealthy" serves a failing /healthz.
+// "unhealthy" serves a failing /healthz, "hang" never answers "version".
 package main
 
 import (
@@ -32,6 +32,9 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	if len(os.Args) > 1 && os.Args[1] == "version" {
+		if broken == "hang" {
+			time.Sleep(time.Minute)
+		}
 		fmt.Println("meshbox", version)
 		return 0
 	}
