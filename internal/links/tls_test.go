@@ -2,6 +2,7 @@ package links
 
 import (
 	"crypto/tls"
+	"github.com/meshbox/meshbox/internal/logtest"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,8 +45,8 @@ func TestUpstreamWSSWithCAFile(t *testing.T) {
 	rogue := testcert.NewCA(t, "rogue CA")
 	caFile := ca.WriteCA(t, dir, "ca.pem")
 	rogueFile := rogue.WriteCA(t, dir, "rogue-ca.pem")
-	relayLog := newLogTail(t)
-	rs := startTLSRelay(t, ca.Server(t, "127.0.0.1", "localhost").TLS(t), relayLog.logger())
+	relayLog := logtest.New(t)
+	rs := startTLSRelay(t, ca.Server(t, "127.0.0.1", "localhost").TLS(t), relayLog.Logger())
 	if !strings.HasPrefix(rs.url(), "wss://") {
 		t.Fatalf("relay url %s", rs.url())
 	}
@@ -81,17 +82,17 @@ func TestUpstreamWSSWithCAFile(t *testing.T) {
 	c := startBox(t, cfgC)
 	upC, _ := UpstreamFromConfig(cfgC)
 	upC.Client = fastUpstream
-	cLog := newLogTail(t)
-	stopC, err := JoinUpstream(c.b, upC, cLog.logger())
+	cLog := logtest.New(t)
+	stopC, err := JoinUpstream(c.b, upC, cLog.Logger())
 	if err != nil {
 		t.Fatalf("JoinUpstream with a readable CA file: %v", err)
 	}
-	lines := cLog.waitLines(3, 10*time.Second, "redialing", "certificate signed by unknown authority")
+	lines := cLog.WaitLines(3, 10*time.Second, "redialing", "certificate signed by unknown authority")
 	t.Logf("wrong CA: %s", lines[0])
 	if !strings.Contains(lines[0], rs.addr) {
 		t.Errorf("the failure does not name the relay %s: %s", rs.addr, lines[0])
 	}
-	relayLog.waitLines(1, 5*time.Second, "TLS handshake error", "bad certificate")
+	relayLog.WaitLines(1, 5*time.Second, "TLS handshake error", "bad certificate")
 	stopped := make(chan struct{})
 	go func() { stopC(); close(stopped) }()
 	select {

@@ -2,6 +2,7 @@ package mqttlink
 
 import (
 	"context"
+	"github.com/meshbox/meshbox/internal/logtest"
 	"strings"
 	"sync"
 	"testing"
@@ -57,9 +58,9 @@ func tlsOptions(t *testing.T, b *mqtttest.Broker, base string, c config.MQTT) Op
 }
 
 // runLinkLogged is runLink with the link's log kept in lt.
-func runLinkLogged(t *testing.T, o Options, lt *logTail) *running {
+func runLinkLogged(t *testing.T, o Options, lt *logtest.Tail) *running {
 	t.Helper()
-	l := New(o, newFakeHub(testValues()), testControls(), lt.logger())
+	l := New(o, newFakeHub(testValues()), testControls(), lt.Logger())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -76,9 +77,9 @@ func runLinkLogged(t *testing.T, o Options, lt *logTail) *running {
 
 // refused waits for two failed connects (the first and a retry) and
 // checks the link never came up; it returns the error the link logged.
-func refused(t *testing.T, r *running, lt *logTail, w *mqtttest.Watcher, base string) string {
+func refused(t *testing.T, r *running, lt *logtest.Tail, w *mqtttest.Watcher, base string) string {
 	t.Helper()
-	lines := lt.waitLines(2, 10*time.Second, "mqtt connect failed")
+	lines := lt.WaitLines(2, 10*time.Second, "mqtt connect failed")
 	if r.link.Connected() || r.link.Stats().Connects != 0 {
 		t.Errorf("link connected through a bad TLS setup: %+v", r.link.Stats())
 	}
@@ -95,7 +96,7 @@ func TestMQTTSWithCAFile(t *testing.T) {
 	b := mqtttest.StartWith(t, mqtttest.Options{TLS: &mqtttest.TLS{CertFile: s.serverCert, KeyFile: s.serverKey}})
 	w := mqtttest.Watch(t, b, "", "", "meshbox/#")
 
-	good := runLinkLogged(t, tlsOptions(t, b, "meshbox/good", config.MQTT{CAFile: s.caFile}), newLogTail(t))
+	good := runLinkLogged(t, tlsOptions(t, b, "meshbox/good", config.MQTT{CAFile: s.caFile}), logtest.New(t))
 	w.WaitFor("meshbox/good/availability", "online", 10*time.Second)
 	w.WaitFor("meshbox/good/climate_temperature/state", "21.5", 5*time.Second)
 	w.WaitFor("meshbox/good/lamp/state", "OFF", 5*time.Second)
@@ -103,7 +104,7 @@ func TestMQTTSWithCAFile(t *testing.T) {
 		t.Error("link with the right CA is not connected")
 	}
 
-	lt := newLogTail(t)
+	lt := logtest.New(t)
 	bad := runLinkLogged(t, tlsOptions(t, b, "meshbox/bad", config.MQTT{CAFile: s.rogueCAFile}), lt)
 	msg := refused(t, bad, lt, w, "meshbox/bad")
 	if !strings.Contains(msg, "certificate signed by unknown authority") || !strings.Contains(msg, "mqtt.ca_file") {
@@ -112,7 +113,7 @@ func TestMQTTSWithCAFile(t *testing.T) {
 	t.Logf("wrong CA: %s", msg)
 
 	// No CA file: the system roots do not know the throw-away CA either.
-	lt2 := newLogTail(t)
+	lt2 := logtest.New(t)
 	sys := runLinkLogged(t, tlsOptions(t, b, "meshbox/sysroots", config.MQTT{}), lt2)
 	refused(t, sys, lt2, w, "meshbox/sysroots")
 
@@ -132,7 +133,7 @@ func TestMQTTSMutualTLS(t *testing.T) {
 	}})
 	w := mqtttest.Watch(t, b, "", "", "meshbox/#")
 
-	good := runLinkLogged(t, tlsOptions(t, b, "meshbox/mtls", config.MQTT{CAFile: s.caFile, CertFile: s.clientCert, KeyFile: s.clientKey}), newLogTail(t))
+	good := runLinkLogged(t, tlsOptions(t, b, "meshbox/mtls", config.MQTT{CAFile: s.caFile, CertFile: s.clientCert, KeyFile: s.clientKey}), logtest.New(t))
 	w.WaitFor("meshbox/mtls/availability", "online", 10*time.Second)
 	w.WaitFor("meshbox/mtls/climate_temperature/state", "21.5", 5*time.Second)
 	w.Publish("meshbox/mtls/lamp/set", "ON")
@@ -141,7 +142,7 @@ func TestMQTTSMutualTLS(t *testing.T) {
 		t.Error("link with a client certificate is not connected")
 	}
 
-	lt := newLogTail(t)
+	lt := logtest.New(t)
 	nocert := runLinkLogged(t, tlsOptions(t, b, "meshbox/nocert", config.MQTT{CAFile: s.caFile}), lt)
 	msg := refused(t, nocert, lt, w, "meshbox/nocert")
 	t.Logf("no client cert: %s", msg)
@@ -149,7 +150,7 @@ func TestMQTTSMutualTLS(t *testing.T) {
 		t.Errorf("no-cert log line gives no hint: %s", msg)
 	}
 
-	lt2 := newLogTail(t)
+	lt2 := logtest.New(t)
 	rogue := runLinkLogged(t, tlsOptions(t, b, "meshbox/roguecert", config.MQTT{CAFile: s.caFile, CertFile: s.rogueCliCert, KeyFile: s.rogueCliKey}), lt2)
 	msg = refused(t, rogue, lt2, w, "meshbox/roguecert")
 	t.Logf("client cert from another CA: %s", msg)
