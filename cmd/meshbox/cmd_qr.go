@@ -23,20 +23,15 @@ import (
 // token, then the token serve generated in the state directory.
 func qrCmd(_ context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("qr", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	path := fs.String("config", config.DefaultPath, "config file (the built-in demo when the default file is missing)")
 	pngFile := fs.String("png", "", "also write the QR code as a PNG image to `FILE`")
 	listen := fs.String("listen", "", "listen address of the running box (default: the config's, :8765)")
 	invert := fs.Bool("invert", false, "draw dark modules (for terminals with a light background)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: meshbox qr [-config PATH] [-png FILE] [-listen ADDR] [-invert]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(env, fs, args, "usage: meshbox qr [-config PATH] [-png FILE] [-listen ADDR] [-invert]"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError(err.Error())
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("qr: unexpected argument %q", fs.Arg(0)))

@@ -119,7 +119,13 @@ func (b *box) addBridge(ctx context.Context) error {
 // and why, for the log ("simulated (no GPIO chip)").
 func (b *box) openHost(ctx context.Context, log *slog.Logger) (host gpio.Host, sim *simhost.Board, desc string, err error) {
 	simulated := func(why string) (gpio.Host, *simhost.Board, string, error) {
-		log.Info("simulated hardware: " + why)
+		if b.cfg.Path != "" && !b.opts.sim {
+			// A real wiring without -sim: say loudly that nothing is driven.
+			log.Warn("simulated hardware: "+why+": "+b.cfg.Path+" runs on a SIMULATED board (made-up sensor values, no pin is driven); "+
+				"pass -sim to mean it, or check /dev/gpiochip* and the gpio group", "config", b.cfg.Path)
+		} else {
+			log.Info("simulated hardware: " + why)
+		}
 		board, _ := ctx.Value(simBoardKey{}).(*simhost.Board)
 		if board == nil {
 			board = simhost.New(simhost.Options{Seed: uint64(time.Now().UnixNano()), Logger: log})

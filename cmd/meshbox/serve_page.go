@@ -99,6 +99,19 @@ func loopbackWarning(cfg *config.Config, code string) string {
 	return "the relay listens on " + host + " only: phones on the LAN cannot reach it; use " + code + "-listen :" + port + code
 }
 
+// pageWarning is the banner on the page: a loopback-only relay, and a real
+// wiring running on simulated hardware.
+func pageWarning(s pageSetup, code string) string {
+	var ws []string
+	if w := loopbackWarning(s.Cfg, code); w != "" {
+		ws = append(ws, w)
+	}
+	if s.Simulated {
+		ws = append(ws, "no GPIO chip was found: this wiring runs on SIMULATED hardware (made-up sensor values, no pin is driven)")
+	}
+	return strings.Join(ws, "; ")
+}
+
 // pageSetup is what the page needs from serve.
 type pageSetup struct {
 	Env    *Env
@@ -111,6 +124,10 @@ type pageSetup struct {
 	// until it has joined).
 	Member func() *bridge.Member
 	Logger *slog.Logger
+	// SimulatedBoard: the bridge drives the simulated board. Simulated: a
+	// real config runs on it without -sim (no GPIO chip found), which the
+	// page says.
+	SimulatedBoard, Simulated bool
 }
 
 // addPage wires the page into serve: the pairing window (opened at boot,
@@ -127,6 +144,8 @@ func (b *box) addPage(ctx context.Context) error {
 		b.hw.setPairingButton(pairingButton(w))
 		s.Bridge = b.hw.bridge
 		s.Member = b.hw.Member
+		s.SimulatedBoard = b.hw.sim != nil
+		s.Simulated = b.hw.sim != nil && !b.opts.sim && b.cfg.Path != ""
 	}
 	h, run, err := newPage(s)
 	if err != nil {
@@ -212,7 +231,7 @@ func newPage(s pageSetup) (*page.Handler, func(ctx context.Context) error, error
 	}
 	h := page.New(page.Options{
 		Name: s.Cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: s.Token,
-		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log, Warning: loopbackWarning(s.Cfg, "`"),
+		Window: s.Window, PairingButton: pairingLabel, Hosts: boxHosts(s.Cfg), Logger: log, Warning: pageWarning(s, "`"),
 		Layout: func(withToken bool) ([]byte, error) {
 			if withToken {
 				return withTok, nil
@@ -389,6 +408,11 @@ func collectMetrics(s pageSetup, bc *bridgeCounters, pc *pushCounters) []page.Me
 		ms = append(ms, m)
 	}
 	add("meshbox_build_info", "The running meshbox version (always 1).", "gauge", 1, "version", version)
+	sim := 0.0
+	if s.Bridge != nil && s.SimulatedBoard {
+		sim = 1
+	}
+	add("meshbox_simulated_hardware", "1 when the outputs and sensors are simulated (-sim or no GPIO chip).", "gauge", sim)
 	if s.Relay != nil {
 		st := s.Relay.Stats()
 		add("meshbox_relay_connections", "Open relay connections (sockets and pipes).", "gauge", float64(st.Connections))

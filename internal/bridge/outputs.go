@@ -147,6 +147,9 @@ func (b *Bridge) openOutputs() error {
 		if err := b.openOutput(o, want); err != nil {
 			return err
 		}
+		if o.cfg.Boot == "restore" && o.isOnValue(want) {
+			b.log.Info("output restored on at boot", "output", o.cfg.ID, "value", want)
+		}
 		o.value = want
 		o.tokens = b.rate()
 		b.record(o.cfg.ID, want)

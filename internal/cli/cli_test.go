@@ -91,8 +91,13 @@ func TestTokenFromEnvAndBadToken(t *testing.T) {
 	}
 	io, _, _ = testIO(map[string]string{"MESH_AUTH_TOKEN": "wrong"})
 	err := Request(ctxT(t), io, []string{url, "ping"})
-	if err == nil || !strings.Contains(err.Error(), "relay refused identify: 1008 unauthorized") {
+	if err == nil || !strings.Contains(err.Error(), "relay refused identify: 1008 unauthorized") ||
+		!strings.Contains(err.Error(), "the token is wrong") {
 		t.Fatalf("bad token = %v", err)
+	}
+	io, _, _ = testIO(map[string]string{})
+	if err := Request(ctxT(t), io, []string{url, "ping"}); err == nil || !strings.Contains(err.Error(), "set MESH_AUTH_TOKEN or --token") {
+		t.Fatalf("no token = %v, want a hint to set one", err)
 	}
 	// --token wins over the environment.
 	io, _, _ = testIO(map[string]string{"MESH_AUTH_TOKEN": "wrong"})

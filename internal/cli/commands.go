@@ -48,9 +48,26 @@ func connect(ctx context.Context, opts meshsocket.Options, timeout time.Duration
 	}
 	if err := c.Start(ctx); err != nil {
 		_ = c.Close()
-		return nil, err
+		return nil, explain(err, opts.Token)
 	}
 	return c, nil
+}
+
+// explain adds what to do to a refused identify a user can fix.
+func explain(err error, token string) error {
+	var ce *wire.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1008 {
+		return err
+	}
+	switch {
+	case ce.Reason == "unauthorized" && token == "":
+		return fmt.Errorf("%w (no token given: set MESH_AUTH_TOKEN or --token; `meshbox qr` on the box shows it)", err)
+	case ce.Reason == "unauthorized":
+		return fmt.Errorf("%w (the token is wrong for this relay)", err)
+	case ce.Reason == "invalid name or channel":
+		return fmt.Errorf("%w (names and channels: letters, digits, _ and -, up to 64)", err)
+	}
+	return err
 }
 
 // parseCmd parses a client command's flags (default timeout def), checks
@@ -198,7 +215,7 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	err = c.Start(sctx)
 	cancel()
 	if err != nil {
-		return err
+		return explain(err, opts.Token)
 	}
 	fmt.Fprintf(env.Stderr, "meshbox listen: connected to %s as %s on channel %s\n", meshsocket.SafeURL(pos[0]), c.Name(), opts.Channel)
 	<-ctx.Done()

@@ -11,12 +11,14 @@ import (
 
 // Defaults (documented on the fields in types.go).
 const (
-	DefaultName          = "meshbox"
-	DefaultChannel       = "home"
-	DefaultListen        = ":8765"
-	DefaultStateDir      = "/var/lib/meshbox"
-	DefaultPath          = "/etc/meshbox/meshbox.yaml"
-	DefaultPulse         = 500 * time.Millisecond
+	DefaultName     = "meshbox"
+	DefaultChannel  = "home"
+	DefaultListen   = ":8765"
+	DefaultStateDir = "/var/lib/meshbox"
+	DefaultPath     = "/etc/meshbox/meshbox.yaml"
+	DefaultPulse    = 500 * time.Millisecond
+	// MaxPulse is the longest pulse a momentary output may have.
+	MaxPulse             = 10 * time.Minute
 	DefaultFrequency     = 1000.0
 	DefaultDebounce      = 20 * time.Millisecond
 	DefaultInterval      = 2 * time.Second

@@ -255,8 +255,12 @@ func (v *validator) output(i int) {
 		if o.MaxOn != 0 {
 			v.c.add(f+"max_on", "does not apply to a momentary output (it turns off after pulse)")
 		}
-		if o.Pulse <= 0 {
+		switch {
+		case o.Pulse < 0: // reported by nonNegative above
+		case o.Pulse == 0:
 			v.c.add(f+"pulse", "must be positive for a momentary output")
+		case o.Pulse > MaxPulse:
+			v.c.add(f+"pulse", "%s is longer than %s: a momentary output is a short pulse (use a switch with max_on for longer)", o.Pulse, MaxPulse)
 		}
 		if o.Boot == "on" {
 			v.c.add(f+"boot", "a momentary output cannot boot on")

@@ -86,7 +86,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked after the upgrade, so the client sees 1008
 	}
 	if cfg.AuthToken == "" {
-		logger.Warn("relay: no auth token configured, every client is admitted")
+		logger.Info("relay: no auth token configured, every client is admitted")
 	}
 	return s
 }

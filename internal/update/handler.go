@@ -58,6 +58,7 @@ func Handler(o HandlerOptions) http.Handler {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meshbox"`)
+			logger.Warn("update refused: bad or missing bearer token", "remote", r.RemoteAddr)
 			reply(w, http.StatusUnauthorized, "failed", "bad or missing bearer token")
 			return
 		}
