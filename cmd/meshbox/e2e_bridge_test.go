@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -42,25 +39,9 @@ func highIntervals(h []simhost.Change, end time.Time) [][2]time.Time {
 func TestBridgeEndToEnd(t *testing.T) {
 	const token = "e2e-token"
 	board := simhost.New(simhost.Options{Seed: 7})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateDir := t.TempDir()
-	env := map[string]string{"MESH_AUTH_TOKEN": token, "MESHBOX_STATE_DIR": stateDir, "XDG_STATE_HOME": stateDir}
-	logs := &syncBuf{}
-	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: bytes.NewReader(nil), Stdout: logs, Stderr: logs}
-	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, e, []string{"-sim"}, ln) }()
-	defer func() {
-		if t.Failed() {
-			t.Logf("meshbox log:\n%s", logs.String())
-		}
-	}()
+	addr, stop, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": token}, "-sim")
 
-	ph := phonetest.Dial(t, "ws://"+ln.Addr().String()+"/", phonetest.App("iPhone", token))
+	ph := phonetest.Dial(t, "ws://"+addr+"/", phonetest.App("iPhone", token))
 	demo := config.Demo()
 
 	// Metrics arrive (the demo publishes every 2 s).
@@ -132,14 +113,8 @@ func TestBridgeEndToEnd(t *testing.T) {
 	}
 
 	// SIGTERM (ctx cancelled): every output in its exit state (the demo's: off).
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := stop(); err != nil {
+		t.Errorf("serve returned %v", err)
 	}
 	for _, o := range demo.Outputs {
 		if o.Kind == config.KindPWM {

@@ -3,11 +3,9 @@ package main
 import (
 	"os"
 
-	"bytes"
 	"context"
 	"encoding/json"
 	"github.com/goccy/go-yaml"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,26 +39,10 @@ func TestSimExamples(t *testing.T) {
 			}
 			const token = "sim-examples-token"
 			board := simhost.New(simhost.Options{Seed: 3})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			env := map[string]string{"MESH_AUTH_TOKEN": token, "MESHBOX_STATE_DIR": dir, "XDG_STATE_HOME": dir}
-			logs := &syncBuf{}
-			e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: bytes.NewReader(nil), Stdout: logs, Stderr: logs}
-			ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- serve(ctx, e, []string{"-sim", "-config", path}, ln) }()
-			defer func() {
-				if t.Failed() {
-					t.Logf("meshbox log:\n%s", logs.String())
-				}
-			}()
+			addr, stop, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": token}, "-sim", "-config", path)
 			opts := phonetest.App("iPhone", token)
 			opts.Channel = cfg.Channel
-			ph := phonetest.Dial(t, "ws://"+ln.Addr().String()+"/", opts)
+			ph := phonetest.Dial(t, "ws://"+addr+"/", opts)
 
 			want := map[string]bool{}
 			for _, s := range cfg.Sensors {
@@ -93,14 +75,8 @@ func TestSimExamples(t *testing.T) {
 			// Failures while running count; the simulated serial peers
 			// closing during shutdown do not.
 			out := logs.String()
-			cancel()
-			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("serve returned %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("serve did not stop")
+			if err := stop(); err != nil {
+				t.Errorf("serve returned %v", err)
 			}
 			for _, bad := range []string{"sensor failed", "serial device failed"} {
 				if strings.Contains(out, bad) {

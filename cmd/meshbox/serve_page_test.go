@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -230,25 +229,10 @@ func TestServePairingButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	board := simhost.New(simhost.Options{Seed: 1, Empty: true})
-	defer board.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"MESH_AUTH_TOKEN": "pair-token-123456", "MESHBOX_STATE_DIR": dir}
-	logs := &syncBuf{}
-	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs}
-	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, e, []string{"-sim", "-config", cfgPath}, ln) }()
-	defer func() {
-		cancel()
-		<-served
-		if t.Failed() {
-			t.Logf("log:\n%s", logs)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	t.Cleanup(func() { board.Close() }) // after serve stops (cleanups run last-in first-out)
+	addr, _, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": "pair-token-123456", "MESHBOX_STATE_DIR": dir},
+		"-sim", "-config", cfgPath)
+	base := "http://" + addr
 	sessionOpen := func() (bool, string) {
 		code, body := httpGet(t, base+"/api/session", "")
 		if code != 200 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/phonetest"
 )
 
@@ -38,8 +39,16 @@ func (s *syncBuf) String() string {
 }
 
 // startServe runs serve in-process on a loopback port and returns its
-// address, a stop function (the SIGTERM equivalent) and the log.
+// address, a stop function (the SIGTERM equivalent, returning serve's
+// error) and the log.
 func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stop func() error, logs *syncBuf) {
+	t.Helper()
+	return startServeOn(t, nil, env, args...)
+}
+
+// startServeOn is startServe on a given simulated board (nil: serve picks
+// its hardware itself); the log is printed when the test fails.
+func startServeOn(t *testing.T, board *simhost.Board, env map[string]string, args ...string) (addr string, stop func() error, logs *syncBuf) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,6 +60,9 @@ func startServe(t *testing.T, env map[string]string, args ...string) (addr strin
 	logs = &syncBuf{}
 	e := &Env{Args: args, Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs}
 	ctx, cancel := context.WithCancel(context.Background())
+	if board != nil {
+		ctx = withSimBoard(ctx, board)
+	}
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, e, args, ln) }()
 	var once sync.Once
@@ -60,13 +72,18 @@ func startServe(t *testing.T, env map[string]string, args ...string) (addr strin
 			cancel()
 			select {
 			case serr = <-done:
-			case <-time.After(10 * time.Second):
+			case <-time.After(15 * time.Second):
 				serr = errors.New("serve did not return")
 			}
 		})
 		return serr
 	}
-	t.Cleanup(func() { _ = stop() })
+	t.Cleanup(func() {
+		_ = stop()
+		if t.Failed() {
+			t.Logf("meshbox log:\n%s", logs.String())
+		}
+	})
 	return ln.Addr().String(), stop, logs
 }
 
