@@ -230,15 +230,19 @@ func (b *Bridge) Shutdown() {
 
 // Attach adds a mesh the bridge broadcasts to (the in-process relay, an
 // upstream relay). detach removes it.
-func (b *Bridge) Attach(m Mesh) (detach func()) {
+func (b *Bridge) Attach(m Mesh) (detach func()) { return register(b, b.meshes, m) }
+
+// register adds v to one of the bridge's keyed tables (meshes, subs) and
+// returns the function that removes it.
+func register[T any](b *Bridge, table map[int]T, v T) (remove func()) {
 	b.mu.Lock()
 	k := b.nextKey
 	b.nextKey++
-	b.meshes[k] = m
+	table[k] = v
 	b.mu.Unlock()
 	return func() {
 		b.mu.Lock()
-		delete(b.meshes, k)
+		delete(table, k)
 		b.mu.Unlock()
 	}
 }
@@ -246,30 +250,21 @@ func (b *Bridge) Attach(m Mesh) (detach func()) {
 // broadcast sends payload to every attached mesh; failures are logged.
 func (b *Bridge) broadcast(ctx context.Context, payload any) {
 	b.mu.Lock()
-	var one Mesh
-	var many []Mesh
+	meshes := make([]Mesh, 0, len(b.meshes))
 	for _, m := range b.meshes {
-		if one == nil {
-			one = m
-		} else {
-			many = append(many, m)
-		}
+		meshes = append(meshes, m)
 	}
 	b.mu.Unlock()
-	if one == nil {
+	if len(meshes) == 0 {
 		return
 	}
-	raw, err := json.Marshal(payload)
+	raw, err := json.Marshal(payload) // once for every mesh
 	if err != nil {
 		b.log.Error("encode broadcast", "err", err)
 		return
 	}
-	msg := json.RawMessage(raw)
-	if err := one.Broadcast(ctx, msg); err != nil && ctx.Err() == nil {
-		b.log.Debug("broadcast", "err", err)
-	}
-	for _, m := range many {
-		if err := m.Broadcast(ctx, msg); err != nil && ctx.Err() == nil {
+	for _, m := range meshes {
+		if err := m.Broadcast(ctx, json.RawMessage(raw)); err != nil && ctx.Err() == nil {
 			b.log.Debug("broadcast", "err", err)
 		}
 	}
@@ -291,18 +286,7 @@ func (b *Bridge) Snapshot() (uint64, map[string]any) {
 // the goroutine that made the change (an output's lock may be held): it
 // must not block nor call back into the bridge (hand off to a goroutine or
 // a channel). Changes of one control arrive in order.
-func (b *Bridge) Subscribe(fn func(Change)) (cancel func()) {
-	b.mu.Lock()
-	k := b.nextKey
-	b.nextKey++
-	b.subs[k] = fn
-	b.mu.Unlock()
-	return func() {
-		b.mu.Lock()
-		delete(b.subs, k)
-		b.mu.Unlock()
-	}
-}
+func (b *Bridge) Subscribe(fn func(Change)) (cancel func()) { return register(b, b.subs, fn) }
 
 // record stores a control value; it bumps v and notifies subscribers when
 // the value changed. It reports whether it changed.
