@@ -73,14 +73,7 @@ func TestSpillFileAndReplay(t *testing.T) {
 	path := filepath.Join(dir, "offline.jsonl")
 	r := startRelay(t, relayImpls()[0], testToken)
 	r.stop()
-	o := fastOpts(r.url(), "spill")
-	o.MaxOfflineBuffer = 2
-	o.OfflineFile = path
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineClient(t, r.url(), "spill", 2, path)
 	ctx := ctxT(t, 10*time.Second)
 	for i := range 5 {
 		if err := c.Send(ctx, "telemetry", map[string]int{"seq": i}); err != nil {
@@ -136,14 +129,7 @@ func TestReplayFiltersJunk(t *testing.T) {
 	}
 	r := startRelay(t, relayImpls()[0], testToken)
 	r.stop()
-	o := fastOpts(r.url(), "junk")
-	o.MaxOfflineBuffer = 1
-	o.OfflineFile = path
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineClient(t, r.url(), "junk", 1, path)
 	ctx := ctxT(t, 10*time.Second)
 	// Two more offline sends: the second spills; it must not glue onto the
 	// torn line, and the file is tightened to 0600.
@@ -187,14 +173,7 @@ func TestSpillFailureKeepsRAM(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "offline.jsonl")
 	r := startRelay(t, relayImpls()[0], testToken)
 	r.stop()
-	o := fastOpts(r.url(), "fsync")
-	o.MaxOfflineBuffer = 2
-	o.OfflineFile = path
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineClient(t, r.url(), "fsync", 2, path)
 	ctx := ctxT(t, 10*time.Second)
 	for i := range 2 {
 		if err := c.Send(ctx, "keep", map[string]int{"seq": i}); err != nil {
@@ -328,4 +307,19 @@ func TestRequeueOnReplayFailure(t *testing.T) {
 	if len(frames) != 4 || frames[0].frame.ID != "z" {
 		t.Fatalf("requeue in front of the file: %s", data)
 	}
+}
+
+// offlineClient is a client (not started) whose RAM buffer holds ram frames
+// and spills to path; it is closed when the test ends.
+func offlineClient(t *testing.T, url, name string, ram int, path string) *Client {
+	t.Helper()
+	o := fastOpts(url, name)
+	o.MaxOfflineBuffer = ram
+	o.OfflineFile = path
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -33,7 +33,12 @@ type running struct {
 
 func runLink(t *testing.T, o Options, hub Hub, controls []Control) *running {
 	t.Helper()
-	l := New(o, hub, controls, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	return startLink(t, New(o, hub, controls, slog.New(slog.NewTextHandler(t.Output(), nil))))
+}
+
+// startLink runs l until the test ends (or stop is called).
+func startLink(t *testing.T, l *Link) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -1,10 +1,8 @@
 package mqttlink
 
 import (
-	"context"
 	"github.com/meshbox/meshbox/internal/logtest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,19 +58,7 @@ func tlsOptions(t *testing.T, b *mqtttest.Broker, base string, c config.MQTT) Op
 // runLinkLogged is runLink with the link's log kept in lt.
 func runLinkLogged(t *testing.T, o Options, lt *logtest.Tail) *running {
 	t.Helper()
-	l := New(o, newFakeHub(testValues()), testControls(), lt.Logger())
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := l.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	r := &running{link: l, stop: sync.OnceFunc(func() { cancel(); wg.Wait() })}
-	t.Cleanup(r.stop)
-	return r
+	return startLink(t, New(o, newFakeHub(testValues()), testControls(), lt.Logger()))
 }
 
 // refused waits for two failed connects (the first and a retry) and
