@@ -15,6 +15,7 @@ require (
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	go.bug.st/serial v1.8.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.46.0
 	golang.org/x/sync v0.22.0
 	golang.org/x/sys v0.43.0
 	golang.org/x/tools v0.40.0
