@@ -64,6 +64,9 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 	if err := cfg.WriteWiring(env.Stdout); err != nil {
 		return err
 	}
+	if w := cfg.Warnings(); len(w) > 0 {
+		fmt.Fprintf(env.Stdout, "\n%s\n", strings.Join(w, "\n"))
+	}
 	fmt.Fprintf(env.Stdout, "\nok: %s, %s, %s, %s\n",
 		plural(len(cfg.Outputs), "output", "outputs"), plural(len(cfg.Inputs), "input", "inputs"),
 		plural(len(cfg.Sensors), "sensor", "sensors"), plural(len(cfg.Serial), "serial device", "serial devices"))

@@ -139,6 +139,7 @@ func applyDefaults(cfg *Config, pos *positions) {
 	for i := range cfg.Interlocks {
 		def(&cfg.Interlocks[i].ID, fmt.Sprintf("interlock%d", i+1))
 	}
+	logicDefaults(cfg, pos)
 	if m := cfg.MQTT; m != nil {
 		def(&m.BaseTopic, "meshbox/"+cfg.Name)
 		def(&m.DiscoveryPrefix, "homeassistant")

@@ -30,7 +30,12 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join("testdata", "logic.yaml")); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("inputs: [{id: d, pin: 5}]\nautomations:\n  - {id: a, when: \"d && !a\", for: 1s, do: [{notify: x}], else: [{enable: a}]}\n"))
+	f.Add([]byte("location: {lat: 1, lon: 2}\nautomations:\n  - {id: a, sunrise: \"-1h\", do: [{delay: 1s}]}\n  - {id: b, cron: \"@daily\", do: [{disable: a}]}\n"))
 	f.Add([]byte("base: &b {pin: 17}\noutputs:\n  - <<: *b\n    id: a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		type result struct {
@@ -76,6 +81,28 @@ func FuzzParse(f *testing.F) {
 		for _, s := range c.Sensors {
 			if _, ok := Drivers()[s.Driver]; !ok {
 				t.Fatalf("accepted driver %q", s.Driver)
+			}
+		}
+		env := c.ExprEnv()
+		for _, a := range c.Automations {
+			if !ValidID(a.ID) || ids[a.ID] || a.Trigger == "" || a.Enabled == nil || len(a.Do)+len(a.Else) == 0 {
+				t.Fatalf("accepted automation %+v", a)
+			}
+			ids[a.ID] = true
+			if a.Trigger == TriggerWhen {
+				if _, _, err := CompileWhen(a.When, env); err != nil {
+					t.Fatalf("accepted when %q: %v", a.When, err)
+				}
+			}
+			if a.Trigger == TriggerCron {
+				if _, err := CronParser().Parse(a.Cron); err != nil {
+					t.Fatalf("accepted cron %q", a.Cron)
+				}
+			}
+		}
+		for _, th := range c.Thermostats {
+			if len(th.Range) != 2 || th.Target < th.Range[0] || th.Target > th.Range[1] || th.Stale <= 0 {
+				t.Fatalf("accepted thermostat %+v", th)
 			}
 		}
 		if !ValidName(c.Name) || !ValidName(c.Channel) {

@@ -39,6 +39,16 @@ type Config struct {
 	Serial     []SerialDevice `yaml:"serial"`
 	Interlocks []Interlock    `yaml:"interlocks"`
 
+	// Thermostats and Automations are the logic the box runs on its own
+	// (docs/automations.md); Location places it for sunrise/sunset.
+	Thermostats []Thermostat `yaml:"thermostats"`
+	Automations []Automation `yaml:"automations"`
+	Location    *Location    `yaml:"location"`
+	// Clock: "synced" (default): schedules run only while the system clock
+	// is synchronised (NTP; adjtimex); "any": trust the clock as it is (an
+	// RTC without NTP).
+	Clock string `yaml:"clock"`
+
 	// ActuationRate: the most output changes per second per output (default 5;
 	// must be > 0); further commands are refused with command_ack ok:false.
 	ActuationRate float64 `yaml:"actuation_rate"`
@@ -143,6 +153,9 @@ type Field struct {
 	Max    float64 `yaml:"max"`
 	Scale  float64 `yaml:"scale"`  // multiply (default 1)
 	Offset float64 `yaml:"offset"` // then add
+	// Filters run in order on every reading after Scale/Offset, before it
+	// becomes a metric (sensors only).
+	Filters []Filter `yaml:"filters"`
 }
 
 // Serial framings.

@@ -62,6 +62,7 @@ func validate(cfg *Config, h board.Header, c *collector) {
 		v.interlock(i)
 	}
 	v.metricKeys()
+	v.logic()
 }
 
 func (v *validator) top() {
@@ -365,6 +366,10 @@ func (v *validator) sensor(i int) {
 }
 
 func (v *validator) fields(f string, fs []Field, d DriverInfo) {
+	v.fieldList(f, fs, d, true)
+}
+
+func (v *validator) fieldList(f string, fs []Field, d DriverInfo, sensor bool) {
 	seen := map[string]bool{}
 	for j, fl := range fs {
 		p := fmt.Sprintf("%sfields[%d].", f, j)
@@ -387,6 +392,7 @@ func (v *validator) fields(f string, fs []Field, d DriverInfo) {
 		if fl.Min > fl.Max {
 			v.c.add(p+"min", "min %g is above max %g", fl.Min, fl.Max)
 		}
+		v.filters(p, fl, sensor)
 	}
 }
 
@@ -413,7 +419,7 @@ func (v *validator) serial(i int) {
 			v.c.add(f+"commands", "a command name is empty")
 		}
 	}
-	v.fields(f, sd.Fields, DriverInfo{})
+	v.fieldList(f, sd.Fields, DriverInfo{}, false)
 }
 
 func (v *validator) interlock(i int) {

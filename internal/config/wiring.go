@@ -134,6 +134,7 @@ func (c *Config) WriteWiring(w io.Writer) error {
 	if len(c.Interlocks) > 0 {
 		b.WriteString("\n")
 	}
+	c.writeLogic(&b)
 	if c.MQTT != nil {
 		fmt.Fprintf(&b, "\nmqtt     %s (topic %s)\n", redactURL(c.MQTT.URL), c.MQTT.BaseTopic)
 	}
