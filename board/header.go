@@ -152,7 +152,11 @@ func Models() []string {
 func aliases() map[string]string {
 	return map[string]string{
 		"pi-zero": PiZero, "pizero": PiZero, "zero": PiZero, "pi0": PiZero,
-		"pi-zero-w": PiZero, "pizerow": PiZero, "zero-w": PiZero, "zerow": PiZero, "pi-zero-wh": PiZero,
+		"pi-zero-w": PiZero, "pizerow": PiZero, "zero-w": PiZero, "zerow": PiZero, "pi-zero-wh": PiZero, "pi0w": PiZero,
+		// Pi 1 A+/B+ and Pi 2 B have the same 40-pin header (BCM2835/2836
+		// GPIO numbering) as the Zero and the Pi 3; the compute modules
+		// (on their IO boards) as the SoC they carry.
+		"pi1": PiZero, "pi2": Pi3, "cm3": Pi3, "cm4": Pi4, "cm5": Pi5,
 		"pi-zero-2w": PiZero2W, "pi-zero-2": PiZero2W, "pizero2w": PiZero2W, "zero2w": PiZero2W,
 		"zero-2w": PiZero2W, "zero-2-w": PiZero2W, "pi-zero-2-w": PiZero2W, "pi02w": PiZero2W,
 		"pi3": Pi3, "pi-3": Pi3, "rpi3": Pi3, "3": Pi3, "pi3b": Pi3, "pi3b+": Pi3, "pi3a+": Pi3, "pi3bplus": Pi3,

@@ -24,6 +24,9 @@ image:
   --binary FILE           meshbox binary for that board (default:
                           dist/meshbox-linux-ARCH, built with make if missing)
   --config FILE           meshbox.yaml to install (default: a minimal one)
+  --host-meshbox FILE     meshbox built for THIS machine, which checks the
+                          config and prints the config.txt block (default:
+                          $MESHBOX_HOST, else bin/meshbox, built with make)
 first boot:
   --hostname NAME         (default meshbox)
   --user NAME             first login user
@@ -61,6 +64,7 @@ source "$HERE/lib/settings.sh"
 source "$HERE/lib/device.sh"
 
 IMAGE='' DEVICE='' SHA256='' BOARD='' BINARY='' CONFIG='' HOSTNAME_=meshbox
+HOST_MESHBOX=${MESHBOX_HOST:-} BOARD_MODEL='' CONFIG_TXT_BLOCK=
 USER_NAME='' PASSWORD_HASH='' SSH_KEYS='' ENABLE_SSH=0 WIFI_SSID='' WIFI_PSK='' WIFI_COUNTRY=''
 TIMEZONE='' IMAGE_ONLY='' YES=0
 
@@ -73,6 +77,7 @@ parse_args() {
 		--board) need_arg "$@"; BOARD=$2; shift ;;
 		--binary) need_arg "$@"; BINARY=$2; shift ;;
 		--config) need_arg "$@"; CONFIG=$2; shift ;;
+		--host-meshbox) need_arg "$@"; HOST_MESHBOX=$2; shift ;;
 		--hostname) need_arg "$@"; HOSTNAME_=$2; shift ;;
 		--user) need_arg "$@"; USER_NAME=$2; shift ;;
 		--password-hash) need_arg "$@"; PASSWORD_HASH=$2; shift ;;
@@ -108,12 +113,15 @@ validate() {
 	[[ -n $IMAGE_ONLY || -n $DEVICE ]] || die "give a DEVICE to write to, or --image-only OUT.img"
 	[[ -z $IMAGE_ONLY || -z $DEVICE ]] || die "--image-only and DEVICE exclude each other"
 	[[ -n $BOARD ]] || die "--board is required (pi-zero, pi-zero-2w, pi3, pi4, pi5, ...)"
-	case $BOARD in
+	# The same names as the config's board: and meshbox pins -board
+	# (board/header.go; scripts/boards_test.go keeps the two lists equal).
+	case ${BOARD,,} in
 	pi-zero | pi-zero-w | pi0 | pi0w | pi1) ARCH=armv6 ;;
 	pi2) ARCH=armv7 ;;
-	pi-zero-2w | pi02w | pi3 | pi4 | pi400 | cm3 | cm4 | pi5 | pi500 | cm5) ARCH=arm64 ;;
-	*) die "unknown board $BOARD" ;;
+	pi-zero-2w | pi02w | pi3 | cm3 | pi4 | pi400 | cm4 | pi5 | pi500 | cm5) ARCH=arm64 ;;
+	*) die "unknown board $BOARD (pi-zero, pi-zero-w, pi1, pi2, pi3, pi-zero-2w, pi4, pi400, cm3, cm4, pi5, pi500, cm5)" ;;
 	esac
+	BOARD_MODEL=${BOARD,,}
 	[[ $HOSTNAME_ =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] ||
 		die "--hostname $HOSTNAME_: use letters, digits and '-' (at most 63)"
 	if [[ -n $USER_NAME ]]; then
@@ -229,6 +237,33 @@ check_image_arch() {
 	esac
 }
 
+# pick_host_meshbox: the meshbox that runs on this machine (it checks the
+# config and writes the config.txt block, so image and check agree).
+pick_host_meshbox() {
+	if [[ -z $HOST_MESHBOX ]]; then
+		HOST_MESHBOX=$REPO/bin/meshbox
+		if [[ ! -x $HOST_MESHBOX ]]; then
+			info "building $HOST_MESHBOX (for this machine: it checks the config and writes config.txt)"
+			command -v make >/dev/null && command -v go >/dev/null ||
+				die "no --host-meshbox and no go toolchain to build one (make build)"
+			make -C "$REPO" build >&2 || die "build failed"
+		fi
+	fi
+	[[ -x $HOST_MESHBOX ]] || die "--host-meshbox $HOST_MESHBOX: not an executable"
+	"$HOST_MESHBOX" version >/dev/null 2>&1 || die "--host-meshbox $HOST_MESHBOX does not run on this machine (build it with make build)"
+}
+
+# installed_config FILE: writes the config the image will have to FILE.
+installed_config() {
+	if [[ -n $CONFIG ]]; then
+		cat "$CONFIG" >"$1"
+	elif ext_exists /etc/meshbox/meshbox.yaml; then
+		ext_cat /etc/meshbox/meshbox.yaml >"$1"
+	else
+		default_config >"$1"
+	fi
+}
+
 default_config() {
 	cat <<'YAML'
 # meshbox configuration (written by scripts/flash.sh). Edit and restart:
@@ -274,6 +309,12 @@ main() {
 	fi
 	check_sha256
 	pick_binary
+	pick_host_meshbox
+	# A config meshbox would refuse stops here, before any copying.
+	if [[ -n $CONFIG ]] && ! "$HOST_MESHBOX" check -board "$BOARD_MODEL" "$CONFIG" >/dev/null 2>"$TMP/check.err"; then
+		grep -v '^warning: ' "$TMP/check.err" >&2
+		die "meshbox refuses $CONFIG; fix it (meshbox check $CONFIG) and flash again"
+	fi
 	if [[ -n $IMAGE_ONLY ]]; then
 		WORK_IMG=$IMAGE_ONLY
 		[[ $(readlink -f "$IMAGE_ONLY") != "$(readlink -f "$IMAGE")" ]] || die "--image-only must not overwrite IMAGE"
@@ -287,10 +328,11 @@ main() {
 	img_partitions "$WORK_IMG"
 	check_image_arch
 	info "installing meshbox ($ARCH) into the image"
+	installed_config "$TMP/meshbox.yaml"
 	install_meshbox_user
 	install_meshbox
-	write_config_txt "${CONFIG:-/dev/null}"
-	write_cmdline "${CONFIG:-/dev/null}"
+	write_config_txt "$TMP/meshbox.yaml"
+	write_cmdline
 	if uses_cloud_init; then
 		info "image uses cloud-init: writing user-data/network-config on the boot partition"
 		write_cloud_init

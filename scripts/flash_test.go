@@ -13,11 +13,33 @@ import (
 	"testing"
 )
 
+// hostMeshbox is meshbox built for this machine (flash.sh runs it to check
+// the config and print the config.txt block); built once by TestMain.
+var hostMeshbox string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "flash-host-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	hostMeshbox = filepath.Join(dir, "meshbox")
+	build := exec.Command("go", "build", "-o", hostMeshbox, "../cmd/meshbox")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build host meshbox: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // flash runs scripts/flash.sh with extra environment, returning its output.
 func flash(t *testing.T, env []string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("bash", append([]string{"flash.sh"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir()), env...)
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir(), "MESHBOX_HOST="+hostMeshbox), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -115,8 +137,16 @@ func TestFlashImageOnlyBookworm(t *testing.T) {
 		t.Errorf("config.txt lost its original content:\n%s", cfg)
 	}
 	block := cfg[strings.Index(cfg, "# >>> meshbox"):]
+	// Exactly what meshbox config-txt prints for the installed config.
+	want, err := exec.Command(hostMeshbox, "config-txt", "-board", "pi4", f.config).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(cfg, string(want)) {
+		t.Errorf("config.txt does not end with meshbox config-txt's block:\n%s\nwant:\n%s", cfg, want)
+	}
 	for _, want := range []string{"[all]", "dtparam=strict_gpiod", "dtparam=i2c_arm=on", "dtoverlay=w1-gpio",
-		"dtoverlay=pwm-2chan,pin=12,func=4,pin2=19,func2=2", "enable_uart=1", "# <<< meshbox"} {
+		"dtoverlay=pwm-2chan,pin=12,func=4,pin2=19,func2=2", "enable_uart=1", "gpio=17=op,dl", "gpio=12=op,dl", "# <<< meshbox"} {
 		if !strings.Contains(block, want+"\n") {
 			t.Errorf("config.txt meshbox block lacks %q:\n%s", want, block)
 		}
@@ -383,6 +413,8 @@ func TestFlashRefusesBadInput(t *testing.T) {
 	f := newFixture(t, imageOpts{arch: "armhf"}, "arm64")
 	out := filepath.Join(f.dir, "out.img")
 	base := []string{f.img.path, "--image-only", out}
+	badConfig := filepath.Join(f.dir, "bad.yaml")
+	writeFile(t, badConfig, "outputs:\n  - {id: pump, pin: 17, boot: maybe}\n", 0o644)
 	cases := []struct {
 		want string
 		args []string
@@ -399,6 +431,8 @@ func TestFlashRefusesBadInput(t *testing.T) {
 		{"8 to 63 characters", []string{"--board", "pi4", "--binary", f.binary, "--wifi-ssid", "x", "--wifi-psk", "short", "--wifi-country", "GB"}},
 		{"not in the image's /usr/share/zoneinfo", []string{"--board", "pi-zero", "--binary", writeArmhf(t, f.dir), "--timezone", "Mars/Olympus"}},
 		{"is not an ELF executable", []string{"--board", "pi4", "--binary", f.config}},
+		{"meshbox refuses", []string{"--board", "pi-zero", "--binary", writeArmhf(t, f.dir), "--config", badConfig}},
+		{"does not run on this machine", []string{"--board", "pi-zero", "--binary", writeArmhf(t, f.dir), "--host-meshbox", writeArmhf(t, f.dir)}},
 	}
 	for _, c := range cases {
 		flashFails(t, nil, "", c.want, append(append([]string{}, base...), c.args...)...)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/meshbox/meshbox/board"
+	"github.com/meshbox/meshbox/internal/bootcfg"
 	"github.com/meshbox/meshbox/internal/config"
 )
 
@@ -64,7 +65,11 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 	if err := cfg.WriteWiring(env.Stdout); err != nil {
 		return err
 	}
-	if w := cfg.Warnings(); len(w) > 0 {
+	w := cfg.Warnings()
+	for _, bw := range bootcfg.Warnings(cfg) {
+		w = append(w, "warning: "+bw.Text)
+	}
+	if len(w) > 0 {
 		fmt.Fprintf(env.Stdout, "\n%s\n", strings.Join(w, "\n"))
 	}
 	fmt.Fprintf(env.Stdout, "\nok: %s, %s, %s, %s\n",

@@ -32,16 +32,17 @@ type subcommand struct {
 // meshbox serves (relay + bridge).
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"serve":   {"run the relay and the bridge (the default)", serveCmd},
-		"send":    {"send one frame to a relay: send URL TYPE JSON", sendCmd},
-		"request": {"send a request and print the reply: request URL TYPE JSON", requestCmd},
-		"listen":  {"print frames from a relay as JSON lines: listen URL [TYPE...]", listenCmd},
-		"nodes":   {"print a relay's roster: nodes URL", nodesCmd},
-		"check":   {"validate a config and print the resolved wiring", checkCmd},
-		"pins":    {"print the 40-pin header of the detected or named board", pinsCmd},
-		"qr":      {"print the pairing QR again (-png FILE writes an image)", qrCmd},
-		"update":  {"install a new meshbox binary: update URL|FILE", updateCmd},
-		"version": {"print the version", versionCmd},
+		"serve":      {"run the relay and the bridge (the default)", serveCmd},
+		"send":       {"send one frame to a relay: send URL TYPE JSON", sendCmd},
+		"request":    {"send a request and print the reply: request URL TYPE JSON", requestCmd},
+		"listen":     {"print frames from a relay as JSON lines: listen URL [TYPE...]", listenCmd},
+		"nodes":      {"print a relay's roster: nodes URL", nodesCmd},
+		"check":      {"validate a config and print the resolved wiring", checkCmd},
+		"pins":       {"print the 40-pin header of the detected or named board", pinsCmd},
+		"config-txt": {"print the config.txt block (buses, power-on output levels) flash.sh writes", configTxtCmd},
+		"qr":         {"print the pairing QR again (-png FILE writes an image)", qrCmd},
+		"update":     {"install a new meshbox binary: update URL|FILE", updateCmd},
+		"version":    {"print the version", versionCmd},
 	}
 }
 

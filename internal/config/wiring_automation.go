@@ -38,7 +38,7 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	return append(out, c.inputWarnings()...)
 }
 
 func (c *Config) output(id string) (Output, bool) {

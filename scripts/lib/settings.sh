@@ -3,81 +3,34 @@
 # cmdline.txt, user (userconf.txt), SSH, Wi-Fi (NetworkManager keyfile or
 # cloud-init seed), hostname, time zone. Sourced by flash.sh.
 
-# config_buses YAML: prints the config.txt lines the meshbox config needs.
-# A deliberately simple reading of the YAML: sensor drivers, pwm outputs
-# and serial ports.
-config_buses() {
-	local yaml=$1
-	echo "dtparam=strict_gpiod"
-	if grep -Eq '^[^#]*(^|[{,[:space:]-])driver:[[:space:]]*["'\'']?(bme280|sht3x|bh1750|ads1115|ina219|tmp102|tmp105|lm75)\b' "$yaml"; then
-		echo "dtparam=i2c_arm=on"
+# config_txt_block YAML: the config.txt block for the config, printed by
+# the host's meshbox (meshbox config-txt): bus lines and one gpio= line per
+# output at its power-on level. A config meshbox refuses stops the flash.
+config_txt_block() {
+	local out
+	if ! out=$("$HOST_MESHBOX" config-txt -board "$BOARD_MODEL" -config "$1" 2>"$TMP/config-txt.err"); then
+		cat "$TMP/config-txt.err" >&2
+		die "meshbox refuses the config; fix it (meshbox check $1) and flash again"
 	fi
-	if grep -Eq '^[^#]*(^|[{,[:space:]-])driver:[[:space:]]*["'\'']?ds18b20\b' "$yaml"; then
-		echo "dtoverlay=w1-gpio"
-	fi
-	# PWM: the BCM pins of kind: pwm outputs pick the overlay parameters.
-	local pins
-	pins=$(awk '
-		function flush() { if (kind == "pwm" && pin != "") print pin; kind = ""; pin = "" }
-		function print_kv(f,   k, v) {
-			k = f; sub(/:.*/, "", k)
-			v = f; sub(/^[^:]*:[[:space:]]*/, "", v); gsub(/["'\'' ]/, "", v)
-			if (k == "kind") { kind = v; return }
-			sub(/^(GPIO|gpio|BCM|bcm)/, "", v)
-			# header pins (phys:N, pinN) of the PWM-capable lines
-			if (v ~ /^(phys:|pin)/) { sub(/^(phys:|pin)/, "", v); v = (v == 12 ? 18 : v == 32 ? 12 : v == 33 ? 13 : v == 35 ? 19 : "phys" v) }
-			pin = v
-		}
-		/^[^[:space:]#-]/ { flush(); sect = $1; next }
-		sect != "outputs:" { next }
-		/^[[:space:]]*-[[:space:]]/ { flush(); sub(/-[[:space:]]*/, "") }
-		{ line = $0; sub(/#.*/, "", line) }
-		# flow style: - {id: fan, kind: pwm, pin: 12}
-		line ~ /\{/ { gsub(/[{}]/, "", line); n = split(line, kv, ","); for (i = 1; i <= n; i++) { f = kv[i]; sub(/^[[:space:]-]*/, "", f); if (f ~ /^(kind|pin):/) print_kv(f) } next }
-		line ~ /^[[:space:]]*(kind|pin):/ { f = line; sub(/^[[:space:]]*/, "", f); print_kv(f) }
-		END { flush() }' "$yaml")
-	if [[ -n $pins ]]; then
-		# Channel 0 is on BCM 12 (alt0) or 18 (alt5), channel 1 on 13 or 19.
-		local p0=18 f0=2 p1=19 f1=2 p valid=0 c0='' c1=''
-		for p in $pins; do
-			case $p in
-			12 | 18) [[ -z $c0 || $c0 == "$p" ]] || warn "pwm outputs on BCM $c0 and $p share PWM channel 0"; c0=$p ;;
-			13 | 19) [[ -z $c1 || $c1 == "$p" ]] || warn "pwm outputs on BCM $c1 and $p share PWM channel 1"; c1=$p ;;
-			*) warn "pwm output on pin $p: hardware PWM is only on BCM 12/18 (channel 0) and 13/19 (channel 1)"; continue ;;
-			esac
-			valid=1
-		done
-		if [[ $c0 == 12 ]]; then p0=12 f0=4; fi
-		if [[ $c1 == 13 ]]; then p1=13 f1=4; fi
-		if ((valid)); then echo "dtoverlay=pwm-2chan,pin=$p0,func=$f0,pin2=$p1,func2=$f1"; fi
-	fi
-	if uses_uart "$yaml"; then
-		echo "enable_uart=1"
-	fi
-}
-
-# uses_uart YAML: true when a serial device is on the header UART.
-uses_uart() {
-	grep -Eq '^[^#]*(^|[{,[:space:]-])port:[[:space:]]*["'\'']?/dev/(serial0|ttyAMA0|ttyS0|ttyAMA10)\b' "$1"
+	# Power-on hazards (an output on during the first second) are warnings.
+	sed 's/^warning: //' "$TMP/config-txt.err" | while IFS= read -r l; do [[ -n $l ]] && warn "$l"; done
+	printf '%s\n' "$out"
 }
 
 # write_config_txt YAML: replace (or add) the meshbox block in config.txt.
 write_config_txt() {
-	local f lines
+	local f block
 	f=$(mktemp "$TMP/config.XXXXXX")
-	lines=$(config_buses "$1")
+	block=$(config_txt_block "$1") || exit 1
+	CONFIG_TXT_BLOCK=$block
 	fat_text config.txt | awk '/^# >>> meshbox/ { skip = 1 } !skip { print } /^# <<< meshbox/ { skip = 0 }' >"$f"
-	{
-		echo "# >>> meshbox (scripts/flash.sh): buses used by /etc/meshbox/meshbox.yaml"
-		echo "[all]"
-		printf '%s\n' "$lines"
-		echo "# <<< meshbox"
-	} >>"$f"
+	printf '%s\n' "$block" >>"$f"
 	fat_put "$f" config.txt
-	info "config.txt: $(tr '\n' ' ' <<<"$lines")"
+	info "config.txt: $(grep -v '^#\|^\[' <<<"$block" | tr '\n' ' ')"
 }
 
-# write_cmdline YAML: drop the serial console when meshbox owns the UART,
+# write_cmdline: drop the serial console when meshbox owns the UART (the
+# config.txt block enables it; write_config_txt runs first),
 # set the Wi-Fi regulatory domain.
 write_cmdline() {
 	fat_exists cmdline.txt || {
@@ -87,7 +40,7 @@ write_cmdline() {
 	local line new f
 	line=$(fat_text cmdline.txt | head -n1)
 	new=$line
-	if uses_uart "$1"; then
+	if grep -qx 'enable_uart=1' <<<"$CONFIG_TXT_BLOCK"; then
 		new=$(tr ' ' '\n' <<<"$new" | grep -Ev '^console=(serial0|ttyAMA0|ttyS0)' | tr '\n' ' ')
 	fi
 	if [[ -n $WIFI_COUNTRY ]]; then
