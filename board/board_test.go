@@ -166,14 +166,14 @@ func TestFreshValues(t *testing.T) {
 func TestCanonical(t *testing.T) {
 	for in, want := range map[string]string{
 		"pi4": Pi4, "Pi4": Pi4, " RPI5 ": Pi5, "pi400": Pi4, "zero2w": PiZero2W, "pi_zero_2w": PiZero2W,
-		"pi-zero-w": PiZero, "3": Pi3, "pi500": Pi5,
+		"pi-zero-w": PiZero, "3": Pi3, "pi500": Pi5, "pi1": PiZero, "pi2": Pi3, "cm4": Pi4, "cm5": Pi5,
 	} {
 		got, ok := Canonical(in)
 		if !ok || got != want {
 			t.Errorf("Canonical(%q) = %q %v, want %q", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "pi2", "auto", "beaglebone"} {
+	for _, in := range []string{"", "pi9", "auto", "beaglebone"} {
 		if _, err := Lookup(in); err == nil {
 			t.Errorf("Lookup(%q) succeeded", in)
 		}
