@@ -17,6 +17,10 @@ type Config struct {
 	Channel string `yaml:"channel"` // default "home"; §4.4 grammar
 	Token   string `yaml:"token"`   // shared key; MESH_AUTH_TOKEN wins; empty = generated and stored in StateDir
 	Auth    string `yaml:"auth"`    // "" (token) or "none" (open relay, warned)
+	// E2EE makes the room end-to-end encrypted (spec §15.5, room mode "grp v2"):
+	// a 32-byte room key is generated at first start and kept (0600) in StateDir;
+	// it travels only where the token does (pairing QR "k", the pairing layout).
+	E2EE bool `yaml:"e2ee"`
 	// Board is "auto" (default), "pi-zero", "pi-zero-2w", "pi3", "pi4", "pi5"
 	// or an alias ("pi400", "zero2w", ...); Load stores the canonical name.
 	Board  string `yaml:"board"`

@@ -78,6 +78,9 @@ func (v *validator) top() {
 	default:
 		c.add("auth", "%q is not one of token, none", cfg.Auth)
 	}
+	if cfg.E2EE && cfg.Auth == "none" {
+		c.add("e2ee", "needs token authentication: with auth: none the pairing QR, and the room key in it, is shown to anyone who opens the page")
+	}
 	if _, port, err := net.SplitHostPort(cfg.Listen); err != nil {
 		c.add("listen", "%q is not HOST:PORT (e.g. \":8765\")", cfg.Listen)
 	} else if !validPort(port) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -79,6 +80,9 @@ func (c *Config) WriteWiring(w io.Writer) error {
 		auth = "token (MESH_AUTH_TOKEN or generated in state dir)"
 	}
 	fmt.Fprintf(&b, "auth     %s\n", auth)
+	if c.E2EE {
+		fmt.Fprintf(&b, "e2ee     on: room key in %s (grp v2)\n", filepath.Join(c.StateDir, "e2ee.key"))
+	}
 	fmt.Fprintf(&b, "limits   %g changes/s per output; pairing window %s\n", c.ActuationRate, fmtDur(c.Pairing.Window))
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -25,6 +25,9 @@ type Options struct {
 	URL string
 	// Token is put in the connection block (nil token when empty = open relay).
 	Token string
+	// E2EEKey is the base64 room key of an encrypted room, put in the
+	// connection block with mode "room" ("" = not encrypted).
+	E2EEKey string
 	// Role a phone identifies with (default "controller").
 	Role string
 	// Items replaces Items(cfg) (for example the bridge's own description of
@@ -80,6 +83,10 @@ func Generate(cfg *config.Config, opts Options) (*Layout, error) {
 		if opts.Token != "" {
 			tok := opts.Token
 			c.Token = &tok
+		}
+		if opts.E2EEKey != "" {
+			k := opts.E2EEKey
+			c.E2EEKey, c.Mode = &k, "room"
 		}
 		l.Connection = c
 	}
@@ -254,12 +261,13 @@ func (l *Layout) Fingerprint() string {
 }
 
 // WithoutToken returns a copy of the layout whose connection block carries no
-// token (for GET /layout.json without credentials).
+// token and no room key (for GET /layout.json without credentials).
 func (l *Layout) WithoutToken() *Layout {
 	c := *l
 	if l.Connection != nil {
 		conn := *l.Connection
 		conn.Token = nil
+		conn.E2EEKey, conn.Mode = nil, ""
 		c.Connection = &conn
 	}
 	return &c

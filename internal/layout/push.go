@@ -56,6 +56,13 @@ type PushOptions struct {
 	Logger  *slog.Logger
 	// OnResult, when set, is called after every push (tests, metrics).
 	OnResult func(PushResult)
+	// Seal, when set (an encrypted room), seals the apply-layout payload:
+	// request payloads ride the room cipher (§15.5), and the layout carries
+	// the token and the room key.
+	Seal func(v any) (json.RawMessage, error)
+	// Open opens a sealed reply (with Seal); a reply that is not an
+	// envelope (a relay error) is read as it is.
+	Open func(raw json.RawMessage) (json.RawMessage, error)
 }
 
 // PhoneRoles are the roles the phone app identifies with (§12.3, §15.1).
@@ -176,9 +183,22 @@ func (p *Pusher) push(ctx context.Context, m Member, l *Layout, version string) 
 	log := p.opts.Logger.With("phone", m.Name, "id", m.ID, "layout", version)
 	rctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	var payload any = l
+	if p.opts.Seal != nil {
+		sealed, err := p.opts.Seal(l)
+		if err != nil {
+			res.Err = err.Error()
+			log.Error("layout: cannot seal apply-layout", "err", err)
+			return res
+		}
+		payload = sealed
+	}
 	raw, err := p.opts.Client.Request(rctx, "route_msg", map[string]any{
-		"target_id": m.ID, "type": "apply-layout", "payload": l,
+		"target_id": m.ID, "type": "apply-layout", "payload": payload,
 	})
+	if err == nil && p.opts.Open != nil {
+		raw, err = p.opts.Open(raw)
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			res.Timeout = true

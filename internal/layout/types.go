@@ -17,6 +17,9 @@ type Connection struct {
 	Token    *string  `json:"token"` // null for an open relay
 	Identity Identity `json:"identity"`
 	Hub      string   `json:"hub,omitempty"`
+	// Mode is "room" (the group cipher, §15.5) whenever E2EEKey is set.
+	Mode    string  `json:"mode,omitempty"`
+	E2EEKey *string `json:"e2eeKey,omitempty"` // base64 room key; nil = not encrypted
 }
 
 // Identity holds the identify fields, camelCase as in the app's schema.

@@ -25,6 +25,10 @@ type Options struct {
 	URL     string // ws:// URL phones dial (the pairing URL)
 	Channel string // mesh channel (default "home")
 	Token   string // shared key; "" = open relay
+	// E2EEKey returns the base64 room key of an encrypted room ("" or nil =
+	// not encrypted). It is handed over only with the token: in the
+	// pairing QR ("k") and in /api/session ("key").
+	E2EEKey func() string
 	// Window decides when the QR and token are shown; nil = never (an open
 	// relay always shows its QR: it holds no secret).
 	Window *pairing.Window
@@ -52,11 +56,11 @@ type Options struct {
 
 // Handler serves the page and its endpoints.
 type Handler struct {
-	opts   Options
-	mux    *http.ServeMux
-	qrOnce sync.Once
-	qrPNG  []byte
-	qrErr  error
+	opts  Options
+	mux   *http.ServeMux
+	qrMu  sync.Mutex
+	qrFor string // the payload qrPNG encodes (the key may rotate)
+	qrPNG []byte
 }
 
 // New returns the page handler.
@@ -90,7 +94,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Payload is the pairing payload of this box.
 func (h *Handler) Payload() pairing.Payload {
-	return pairing.Payload{URL: h.opts.URL, Channel: h.opts.Channel, Role: pairing.DefaultRole, Token: h.opts.Token}
+	return pairing.Payload{URL: h.opts.URL, Channel: h.opts.Channel, Role: pairing.DefaultRole, Token: h.opts.Token, K: h.key()}
+}
+
+func (h *Handler) key() string {
+	if h.opts.E2EEKey == nil {
+		return ""
+	}
+	return h.opts.E2EEKey()
 }
 
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +174,10 @@ type sessionInfo struct {
 		Hint     string `json:"hint,omitempty"`
 	} `json:"pairing"`
 	Token string `json:"token,omitempty"`
+	// E2EE says the room is encrypted; Key is its room key, given with
+	// the token only.
+	E2EE bool   `json:"e2ee,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
 
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +197,12 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	if s.Auth && h.mayShowToken(r) {
 		s.Token = h.opts.Token
 	}
+	if k := h.key(); k != "" {
+		s.E2EE = true
+		if h.mayShowToken(r) {
+			s.Key = k
+		}
+	}
 	writeJSON(w, s)
 }
 
@@ -191,21 +212,35 @@ func (h *Handler) pairingPNG(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, h.hint(), http.StatusForbidden)
 		return
 	}
-	h.qrOnce.Do(func() {
-		q, err := pairing.NewQR(h.Payload().JSON())
-		if err != nil {
-			h.qrErr = err
-			return
-		}
-		h.qrPNG, h.qrErr = q.PNG(320)
-	})
-	if h.qrErr != nil {
-		h.opts.Logger.Error("page: pairing QR", "err", h.qrErr)
+	png, err := h.qr()
+	if err != nil {
+		h.opts.Logger.Error("page: pairing QR", "err", err)
 		http.Error(w, "cannot render the QR code", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
-	_, _ = w.Write(h.qrPNG)
+	_, _ = w.Write(png)
+}
+
+// qr renders the pairing QR, again only when the payload changed (a
+// rotated room key).
+func (h *Handler) qr() ([]byte, error) {
+	payload := string(h.Payload().JSON())
+	h.qrMu.Lock()
+	defer h.qrMu.Unlock()
+	if h.qrPNG != nil && h.qrFor == payload {
+		return h.qrPNG, nil
+	}
+	q, err := pairing.NewQR([]byte(payload))
+	if err != nil {
+		return nil, err
+	}
+	png, err := q.PNG(320)
+	if err != nil {
+		return nil, err
+	}
+	h.qrFor, h.qrPNG = payload, png
+	return png, nil
 }
 
 func (h *Handler) layout(w http.ResponseWriter, r *http.Request) {

@@ -116,6 +116,11 @@ func TestPayloadJSON(t *testing.T) {
 	if got := string(p.JSON()); got != want {
 		t.Fatalf("JSON = %s\nwant   %s", got, want)
 	}
+	p.K = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+	if got := string(p.JSON()); got != strings.TrimSuffix(want, "}")+`,"k":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}` {
+		t.Fatalf("encrypted room payload = %s", got)
+	}
+	p.K = ""
 	p.Token = ""
 	if strings.Contains(string(p.JSON()), "token") {
 		t.Fatalf("open relay payload carries a token key: %s", p.JSON())

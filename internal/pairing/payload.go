@@ -12,12 +12,14 @@ import (
 const DefaultRole = "controller"
 
 // Payload is the pairing QR content (§15.1). Token is omitted from the JSON
-// when empty (open relay).
+// when empty (open relay); K, the base64 room key of an encrypted room
+// (§15.5), when the room is not encrypted.
 type Payload struct {
 	URL     string `json:"url"`
 	Channel string `json:"channel"`
 	Role    string `json:"role"`
 	Token   string `json:"token,omitempty"`
+	K       string `json:"k,omitempty"`
 }
 
 // JSON returns the compact JSON text put in the QR code.
