@@ -88,7 +88,7 @@ func TestPinsNamedBoard(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Raspberry Pi Zero 2 W") || !strings.Contains(out, "PWM0 (pwmchip0/0)") {
 		t.Fatalf("pins -board zero2w: %v\n%s", err, out)
 	}
-	if _, _, err := runCmd(t, "pins", "-board", "pi2"); exitCode(err) != 2 {
+	if _, _, err := runCmd(t, "pins", "-board", "pi9"); exitCode(err) != 2 {
 		t.Fatalf("unknown board: %v", err)
 	}
 }
