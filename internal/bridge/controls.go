@@ -31,7 +31,10 @@ type Control struct {
 	Command   map[string]any // action payload, nil when read-only
 	Unit      string         // sensors: °C, %RH, ...; pwm: %
 	Min, Max  float64        // value range for numbers (both 0: unknown)
-	Icon      string
+	// Resolution is a sensor field's step (sensor.FieldInfo.Resolution,
+	// scaled): its values are rounded to it. 0: not rounded.
+	Resolution float64
+	Icon       string
 }
 
 // Controls lists, in config order, every control the bridge publishes for
@@ -87,16 +90,16 @@ func Controls(cfg *config.Config) []Control {
 			}
 			return sensor.FieldInfo{Name: name}
 		}
-		add := func(id, lbl, unit string, lo, hi float64) {
+		add := func(id, lbl, unit string, lo, hi, res float64) {
 			cs = append(cs, Control{
 				ID: id, Label: lbl, Kind: KindSensor, Source: s.ID, ValueKind: "number",
 				Filter:    map[string]any{"msg_type": "metrics", "source": s.ID},
-				ValuePath: id, Unit: unit, Min: lo, Max: hi,
+				ValuePath: id, Unit: unit, Min: lo, Max: hi, Resolution: res,
 			})
 		}
 		if len(s.Fields) == 0 {
 			for _, f := range infos {
-				add(s.ID+"_"+f.Name, label(s.Label, s.ID)+" "+f.Name, f.Unit, f.Min, f.Max)
+				add(s.ID+"_"+f.Name, label(s.Label, s.ID)+" "+f.Name, f.Unit, f.Min, f.Max, f.Resolution)
 			}
 			continue
 		}
@@ -113,7 +116,7 @@ func Controls(cfg *config.Config) []Control {
 			if lo == 0 && hi == 0 {
 				lo, hi = scaled(f, fi.Min), scaled(f, fi.Max)
 			}
-			add(f.Name, label(f.Label, f.Name), unit, lo, hi)
+			add(f.Name, label(f.Label, f.Name), unit, lo, hi, FieldResolution(s.Driver, f))
 		}
 	}
 	for _, d := range cfg.Serial {

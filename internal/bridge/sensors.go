@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/sensor"
 )
 
 const (
@@ -110,13 +111,15 @@ func metricsMsg(source string, fields map[string]any) map[string]any {
 // SensorMetrics maps one driver reading to metric keys: with no configured
 // fields every driver field becomes "<id>_<field>"; otherwise each
 // configured field takes its Source (default: its Name) from the reading,
-// times Scale (default 1) plus Offset. Non-finite values are dropped.
+// times Scale (default 1) plus Offset. Values are rounded to the driver
+// field's resolution (scaled too; FieldResolution). Non-finite values are
+// dropped.
 func SensorMetrics(s config.Sensor, reading map[string]float64) map[string]any {
 	out := make(map[string]any, len(reading))
 	if len(s.Fields) == 0 {
 		for k, v := range reading {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				out[s.ID+"_"+k] = v
+				out[s.ID+"_"+k] = sensor.Round(v, sensor.Resolution(s.Driver, k))
 			}
 		}
 		return out
@@ -132,10 +135,24 @@ func SensorMetrics(s config.Sensor, reading map[string]float64) map[string]any {
 		}
 		v = scaled(f, v)
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out[f.Name] = v
+			out[f.Name] = sensor.Round(v, FieldResolution(s.Driver, f))
 		}
 	}
 	return out
+}
+
+// FieldResolution is the resolution of a configured sensor field: the
+// driver field's, times |Scale|.
+func FieldResolution(driver string, f config.Field) float64 {
+	src := f.Source
+	if src == "" {
+		src = f.Name
+	}
+	r := sensor.Resolution(driver, src)
+	if f.Scale != 0 {
+		r *= math.Abs(f.Scale)
+	}
+	return r
 }
 
 func scaled(f config.Field, v float64) float64 {

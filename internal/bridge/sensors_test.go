@@ -76,3 +76,25 @@ func TestSensorMetricsMapping(t *testing.T) {
 		t.Errorf("SensorMetrics = %v", got)
 	}
 }
+
+// Readings are rounded to the driver field's resolution, scaled with the
+// field, in broadcasts and the snapshot alike.
+func TestSensorMetricsRounding(t *testing.T) {
+	all := SensorMetrics(config.Sensor{ID: "c", Driver: "bme280"}, map[string]float64{"temperature": 21.456789, "pressure": 1013.256789})
+	if all["c_temperature"] != 21.46 || all["c_pressure"] != 1013.26 {
+		t.Errorf("default fields = %v", all)
+	}
+	s := config.Sensor{ID: "c", Driver: "bme280", Fields: []config.Field{
+		{Name: "t_f", Source: "temperature", Scale: 1.8, Offset: 32}, // 0.018 °F steps: two decimals
+		{Name: "p_pa", Source: "pressure", Scale: 100},               // 1 Pa steps
+	}}
+	got := SensorMetrics(s, map[string]float64{"temperature": 21.456789, "pressure": 1013.256789})
+	if got["t_f"] != 70.62 || got["p_pa"] != 101326.0 {
+		t.Errorf("scaled fields = %v", got)
+	}
+	for _, c := range Controls(&config.Config{Sensors: []config.Sensor{s}}) {
+		if c.Resolution == 0 {
+			t.Errorf("control %s has no resolution", c.ID)
+		}
+	}
+}

@@ -34,7 +34,7 @@ func (h Hub) Apply(ctx context.Context, target string, value any, from string) (
 func Controls(cfg *config.Config) []mqttlink.Control {
 	var out []mqttlink.Control
 	for _, c := range bridge.Controls(cfg) {
-		mc := mqttlink.Control{ID: c.ID, Label: c.Label, Unit: c.Unit, Min: c.Min, Max: c.Max}
+		mc := mqttlink.Control{ID: c.ID, Label: c.Label, Unit: c.Unit, Min: c.Min, Max: c.Max, Resolution: c.Resolution}
 		switch c.Kind {
 		case bridge.KindSwitch:
 			mc.Kind = mqttlink.KindSwitch

@@ -28,6 +28,8 @@ func TestMQTTWithBridge(t *testing.T) {
 	bx := startBox(t, cfg)
 	ph := dialPhone(t, bx.relay.url(), "iPhone")
 	w := mqtttest.Watch(t, broker, "", "", "meshbox/#", "homeassistant/#")
+	// A stale retained command left on the broker never switches anything.
+	w.PublishRetained("meshbox/boxm/fan/set", "ON")
 	link, stop, err := StartMQTT(bx.b, testLogger(t), fastMQTT)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +66,9 @@ func TestMQTTWithBridge(t *testing.T) {
 	if !level(t, bx, lampLine) {
 		t.Error("lamp pin low after MQTT ON")
 	}
+	if level(t, bx, fanLine) { // the retained ON would have come before the live one
+		t.Error("fan pin high: a retained command switched it")
+	}
 	// Phone -> MQTT.
 	ph.broadcast(`{"msg_type":"cmd","target":"fan","value":true}`)
 	w.WaitFor("meshbox/boxm/fan/state", "ON", 5*time.Second)
@@ -77,9 +82,12 @@ func TestMQTTWithBridge(t *testing.T) {
 	if lo, _ := bx.board.OutputLevel(gpio.Line{Offset: 5}); lo {
 		t.Error("valve_open pin still high under the interlock")
 	}
-	// Refused: a read-only input and an unknown control.
+	// Refused: a read-only input and an unknown control; each says why on
+	// its error topic.
 	w.Publish("meshbox/boxm/button/set", "ON")
 	w.Publish("meshbox/boxm/nosuch/set", "ON")
+	w.WaitFor("meshbox/boxm/button/error", "input controls take no commands", 5*time.Second)
+	w.WaitFor("meshbox/boxm/nosuch/error", "unknown control", 5*time.Second)
 
 	// Broker restart: the phone keeps working while it is down, and the
 	// newest state is published when it is back.

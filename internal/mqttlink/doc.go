@@ -6,6 +6,13 @@
 //	<base>/availability          "online" / "offline" (retained; "offline" is the last will)
 //	<base>/<id>/state            current value (retained): ON/OFF, a number, or text
 //	<base>/<id>/set              commands: ON/OFF/true/false/1/0, a number, PRESS
+//	<base>/<id>/error            why a command was refused (not retained)
+//	<prefix>/status              Home Assistant's "online" re-publishes discovery and states
+//
+// A retained command never acts: the set topics are subscribed with MQTT 5
+// retain handling 2 (not sent on subscribe) and a command still arriving
+// with the retain flag is dropped, logged once per topic. docs/mqtt.md has
+// the whole topic table.
 //
 // Brokers: mqtt:// (tcp), mqtts:// (TLS with an optional CA and client
 // certificate), ws:// and wss:// (MQTT over WebSocket). A value not known

@@ -2,6 +2,7 @@ package mqttlink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -14,6 +15,7 @@ type fakeHub struct {
 	subs    map[int]func(string, any)
 	next    int
 	applied []string
+	refused map[string]error // target -> the error Apply returns
 }
 
 func newFakeHub(values map[string]any) *fakeHub {
@@ -49,6 +51,10 @@ func (h *fakeHub) Apply(_ context.Context, target string, v any, from string) (a
 		h.mu.Unlock()
 		return nil, fmt.Errorf("unknown target %q", target)
 	}
+	if err := h.refused[target]; err != nil {
+		h.mu.Unlock()
+		return nil, err
+	}
 	h.applied = append(h.applied, fmt.Sprintf("%s=%v from %s", target, v, from))
 	h.mu.Unlock()
 	h.set(target, v)
@@ -67,6 +73,17 @@ func (h *fakeHub) set(id string, v any) {
 	for _, fn := range subs {
 		fn(id, v)
 	}
+}
+
+// refuse makes Apply refuse target with reason (an interlock, a rate
+// limit...).
+func (h *fakeHub) refuse(target, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.refused == nil {
+		h.refused = map[string]error{}
+	}
+	h.refused[target] = errors.New(reason)
 }
 
 func (h *fakeHub) appliedList() []string {

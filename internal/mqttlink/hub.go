@@ -20,6 +20,9 @@ type Control struct {
 	DeviceClass string  // sensors: temperature, humidity, pressure, illuminance, voltage, current, power
 	Min, Max    float64 // pwm range (0..100 when both zero)
 	Text        bool    // sensors: the value is text (no state_class, unit or device_class)
+	// Resolution rounds a sensor's numbers (sensor.Round) before they are
+	// published, as the mesh broadcasts them. 0: as given.
+	Resolution float64
 }
 
 // Hub is the part of the bridge the link uses.

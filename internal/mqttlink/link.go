@@ -3,7 +3,6 @@ package mqttlink
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/meshbox/meshbox/internal/sensor"
 )
 
 // Link is a running MQTT connection for one box. Create it with New and
@@ -32,17 +33,23 @@ type Link struct {
 	// cmds carries received commands to the command worker; bounded.
 	cmds chan command
 
+	// setRetainHandling is the retain handling of the command
+	// subscription: retainDoNotSend, 0 in tests of the retained-flag check.
+	setRetainHandling byte
+
 	// Guarded by mu.
-	mu      sync.Mutex
-	latest  map[string]message // newest retained payload per topic
-	pending map[string]bool    // topics not yet published since the last change or reconnect
-	up      bool               // broker connection is up
-	stats   Stats
+	mu           sync.Mutex
+	latest       map[string]message // newest payload per topic
+	pending      map[string]bool    // topics not yet published since the last change or reconnect
+	retainedSeen map[string]bool    // command topics a retained command was dropped from (logged once)
+	up           bool               // broker connection is up
+	stats        Stats
 }
 
 type message struct {
 	payload []byte
 	retain  bool
+	once    bool // published once (errors): never repeated after a reconnect
 }
 
 type command struct {
@@ -57,6 +64,8 @@ type Stats struct {
 	Commands    int
 	BadCommands int
 	Dropped     int // commands dropped because the worker was busy
+	Retained    int // retained commands ignored
+	Subscribed  int // subscriptions acknowledged by the broker (one per connection)
 }
 
 // New prepares a link. controls lists everything to publish.
@@ -76,6 +85,9 @@ func New(opts Options, hub Hub, controls []Control, logger *slog.Logger) *Link {
 		cmds:     make(chan command, 64),
 		latest:   make(map[string]message),
 		pending:  make(map[string]bool),
+
+		setRetainHandling: retainDoNotSend,
+		retainedSeen:      make(map[string]bool),
 	}
 	for _, c := range controls {
 		l.controls[c.ID] = c
@@ -103,6 +115,7 @@ func (l *Link) Connected() bool {
 // Run connects and serves until ctx is done, then publishes "offline" and
 // disconnects. It returns nil on a clean stop.
 func (l *Link) Run(ctx context.Context) error {
+	l.warnInsecure()
 	// Subscribe first so no change is lost; a snapshot value only fills a
 	// topic no change has set yet (a change seen already is newer).
 	cancelSub := l.hub.Subscribe(func(id string, v any) { l.changed(id, v, false) })
@@ -141,8 +154,12 @@ func (l *Link) Run(ctx context.Context) error {
 // sensor before its first reading) is not published: an empty retained
 // message would delete the state instead.
 func (l *Link) changed(id string, v any, ifAbsent bool) {
-	if _, ok := l.controls[id]; !ok || v == nil {
+	ctl, ok := l.controls[id]
+	if !ok || v == nil {
 		return
+	}
+	if f, isFloat := v.(float64); isFloat && ctl.Resolution > 0 {
+		v = sensor.Round(f, ctl.Resolution)
 	}
 	topic := l.opts.stateTopic(id)
 	l.mu.Lock()
@@ -186,7 +203,7 @@ func (l *Link) clientConfig() autopaho.ClientConfig {
 			ClientID: o.ClientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
-					l.received(pr.Packet.Topic, pr.Packet.Payload)
+					l.received(pr.Packet)
 					return true, nil
 				},
 			},
@@ -215,18 +232,20 @@ func (l *Link) connectionUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 	l.mu.Lock()
 	l.up = true
 	l.stats.Connects++
-	// The broker may have lost retained messages: publish everything again.
-	for t := range l.latest {
-		l.pending[t] = true
-	}
 	l.mu.Unlock()
+	// The broker may have lost retained messages: publish everything again.
+	l.republishAll()
 	l.log.Info("mqtt broker connected", "base", l.opts.Base)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: l.opts.Base + "/+/set", QoS: l.opts.QoS}}}); err != nil {
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: l.subscriptions()}); err != nil {
 			l.log.Warn("mqtt subscribe failed", "err", err)
+			return
 		}
+		l.mu.Lock()
+		l.stats.Subscribed++
+		l.mu.Unlock()
 	}()
 	l.set(l.opts.availabilityTopic(), []byte("online"), true)
 	if l.opts.Discovery {
@@ -343,6 +362,9 @@ func (l *Link) sendLoop(ctx context.Context, cm *autopaho.ConnectionManager) {
 			}
 			l.mu.Lock()
 			l.stats.Published++
+			if cur, ok := l.latest[topic]; ok && cur.once && !l.pending[topic] {
+				delete(l.latest, topic) // sent: an error is not repeated
+			}
 			l.mu.Unlock()
 		}
 	}
@@ -363,58 +385,4 @@ func (l *Link) next() (string, message, bool) {
 		return t, l.latest[t], true
 	}
 	return "", message{}, false
-}
-
-// received handles an incoming publish; it runs on paho's goroutine and must
-// not block.
-func (l *Link) received(topic string, payload []byte) {
-	id := l.opts.commandTarget(topic)
-	if id == "" {
-		return
-	}
-	select {
-	case l.cmds <- command{id: id, payload: append([]byte(nil), payload...)}:
-	default:
-		l.mu.Lock()
-		l.stats.Dropped++
-		l.mu.Unlock()
-		l.log.Warn("mqtt command dropped: too many in flight", "target", id)
-	}
-}
-
-func (l *Link) commandLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c := <-l.cmds:
-			l.apply(ctx, c)
-		}
-	}
-}
-
-// ErrUnknownControl is reported for a command topic naming no control.
-var ErrUnknownControl = errors.New("unknown control")
-
-func (l *Link) apply(ctx context.Context, c command) {
-	ctl, ok := l.controls[c.id]
-	var err error
-	var v any
-	if !ok {
-		err = ErrUnknownControl
-	} else if v, err = parseCommand(ctl.Kind, c.payload); err == nil {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err = l.hub.Apply(actx, c.id, v, "mqtt")
-		cancel()
-	}
-	l.mu.Lock()
-	if err != nil {
-		l.stats.BadCommands++
-	} else {
-		l.stats.Commands++
-	}
-	l.mu.Unlock()
-	if err != nil {
-		l.log.Info("mqtt command refused", "target", c.id, "payload", string(c.payload), "err", err)
-	}
 }

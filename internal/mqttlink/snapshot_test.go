@@ -58,3 +58,18 @@ func TestFromConfigWebSocketSchemes(t *testing.T) {
 		t.Error("http:// accepted")
 	}
 }
+
+// A sensor's numbers are published at its resolution, as the mesh has them.
+func TestChangedRoundsToResolution(t *testing.T) {
+	o := Options{Base: "meshbox/b", Retain: true}
+	cs := []Control{{ID: "t", Kind: KindSensor, Resolution: 0.01}, {ID: "raw", Kind: KindSensor}}
+	l := New(o, newFakeHub(map[string]any{}), cs, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	l.changed("t", 21.456789, false)
+	l.changed("raw", 21.456789, false)
+	if got := string(l.latest["meshbox/b/t/state"].payload); got != "21.46" {
+		t.Errorf("t = %q, want 21.46", got)
+	}
+	if got := string(l.latest["meshbox/b/raw/state"].payload); got != "21.456789" {
+		t.Errorf("raw = %q, want it as given", got)
+	}
+}

@@ -10,6 +10,11 @@ import (
 func (o *Options) availabilityTopic() string     { return o.Base + "/availability" }
 func (o *Options) stateTopic(id string) string   { return o.Base + "/" + id + "/state" }
 func (o *Options) commandTopic(id string) string { return o.Base + "/" + id + "/set" }
+func (o *Options) errorTopic(id string) string   { return o.Base + "/" + id + "/error" }
+
+// haStatusTopic is where Home Assistant publishes its birth ("online") and
+// last will ("offline") messages.
+func (o *Options) haStatusTopic() string { return o.DiscoveryPrefix + "/status" }
 
 // commandTarget returns the control id of a command topic, or "".
 func (o *Options) commandTarget(topic string) string {

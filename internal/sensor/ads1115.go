@@ -45,7 +45,7 @@ func adsPGA(fs float64) (uint16, bool) {
 func ads1115Fields(fs float64) []FieldInfo {
 	var f []FieldInfo
 	for ch := range 4 {
-		f = append(f, FieldInfo{fmt.Sprintf("ch%d", ch), "V", 0, fs})
+		f = append(f, FieldInfo{fmt.Sprintf("ch%d", ch), "V", 0, fs, 0.0001})
 	}
 	return f
 }

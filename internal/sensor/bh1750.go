@@ -35,7 +35,7 @@ func (s *BH1750) String() string { return s.d.String() }
 func (s *BH1750) Close() error   { return s.d.Close() }
 
 // Fields lists lux.
-func (s *BH1750) Fields() []FieldInfo { return []FieldInfo{{"lux", "lx", 0, 65535}} }
+func (s *BH1750) Fields() []FieldInfo { return []FieldInfo{{"lux", "lx", 0, 65535, 0.1}} }
 
 // Read returns the latest conversion in lux (count / 1.2 at the default
 // measurement time). The first Read powers the sensor on and waits for the

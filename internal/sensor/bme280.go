@@ -32,9 +32,9 @@ const (
 )
 
 func bme280Fields(hum bool) []FieldInfo {
-	f := []FieldInfo{{"temperature", "°C", -40, 85}, {"pressure", "hPa", 300, 1100}}
+	f := []FieldInfo{{"temperature", "°C", -40, 85, 0.01}, {"pressure", "hPa", 300, 1100, 0.01}}
 	if hum {
-		f = append(f, FieldInfo{"humidity", "%RH", 0, 100})
+		f = append(f, FieldInfo{"humidity", "%RH", 0, 100, 0.01})
 	}
 	return f
 }

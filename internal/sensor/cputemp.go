@@ -40,7 +40,7 @@ func (s *CPUTemp) String() string { return "cputemp:" + s.path }
 func (s *CPUTemp) Close() error   { return nil }
 
 // Fields lists temperature.
-func (s *CPUTemp) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", 0, 100}} }
+func (s *CPUTemp) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", 0, 100, 0.1}} }
 
 // Read returns the temperature in °C.
 func (s *CPUTemp) Read(ctx context.Context) (map[string]float64, error) {

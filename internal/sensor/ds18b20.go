@@ -109,7 +109,7 @@ func (s *DS18B20) String() string { return "ds18b20:" + s.path }
 func (s *DS18B20) Close() error   { return nil }
 
 // Fields lists temperature.
-func (s *DS18B20) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", -55, 125}} }
+func (s *DS18B20) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", -55, 125, 0.01}} }
 
 // Read reads the w1_slave file (the kernel runs a conversion, ~750 ms).
 func (s *DS18B20) Read(ctx context.Context) (map[string]float64, error) {

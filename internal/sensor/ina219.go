@@ -27,10 +27,10 @@ const (
 
 func ina219Fields() []FieldInfo {
 	return []FieldInfo{
-		{"voltage", "V", 0, 26},
-		{"shunt_voltage", "mV", -320, 320},
-		{"current", "A", -3.2, 3.2},
-		{"power", "W", 0, 83.2},
+		{"voltage", "V", 0, 26, 0.001},
+		{"shunt_voltage", "mV", -320, 320, 0.01},
+		{"current", "A", -3.2, 3.2, 0.0001},
+		{"power", "W", 0, 83.2, 0.001},
 	}
 }
 

@@ -30,6 +30,10 @@ type FieldInfo struct {
 	Unit string  // "°C", "%RH", "hPa", "lx", "V", "A", "W", "mV"
 	Min  float64 // plausible gauge range
 	Max  float64
+	// Resolution is the smallest meaningful step of a value, as a decimal
+	// place (0.01: two decimals); readings are rounded to it (Round) before
+	// they are published on the mesh, MQTT and /metrics. 0: not rounded.
+	Resolution float64
 }
 
 // Sensor is one opened device. Read is safe for concurrent use, honours ctx
@@ -82,14 +86,14 @@ func addrRange(lo, hi uint16) []uint16 {
 // Drivers lists every driver, aliases included, in a fixed order. The result
 // is freshly built; callers may keep or modify it.
 func Drivers() []DriverInfo {
-	tmpFields := []FieldInfo{{"temperature", "°C", -55, 125}}
+	tmpFields := []FieldInfo{{"temperature", "°C", -55, 125, 0.01}}
 	return []DriverInfo{
 		{Name: "bme280", Kind: KindI2C, DefaultAddr: 0x76, Addrs: []uint16{0x76, 0x77},
 			Fields: bme280Fields(true), Description: "Bosch BME280/BMP280 temperature, humidity, pressure"},
 		{Name: "sht3x", Kind: KindI2C, DefaultAddr: 0x44, Addrs: []uint16{0x44, 0x45},
-			Fields: []FieldInfo{{"temperature", "°C", -40, 125}, {"humidity", "%RH", 0, 100}}, Description: "Sensirion SHT30/31/35 temperature, humidity"},
+			Fields: []FieldInfo{{"temperature", "°C", -40, 125, 0.01}, {"humidity", "%RH", 0, 100, 0.01}}, Description: "Sensirion SHT30/31/35 temperature, humidity"},
 		{Name: "bh1750", Kind: KindI2C, DefaultAddr: 0x23, Addrs: []uint16{0x23, 0x5C},
-			Fields: []FieldInfo{{"lux", "lx", 0, 65535}}, Description: "ROHM BH1750 ambient light"},
+			Fields: []FieldInfo{{"lux", "lx", 0, 65535, 0.1}}, Description: "ROHM BH1750 ambient light"},
 		{Name: "ads1115", Kind: KindI2C, DefaultAddr: 0x48, Addrs: addrRange(0x48, 0x4B),
 			Fields: ads1115Fields(ads1115DefaultFS), Description: "TI ADS1115 4-channel 16-bit ADC (single-ended, ±4.096 V)"},
 		{Name: "ina219", Kind: KindI2C, DefaultAddr: 0x40, Addrs: addrRange(0x40, 0x4F),
@@ -101,9 +105,9 @@ func Drivers() []DriverInfo {
 		{Name: "tmp105", AliasOf: "tmp102", Kind: KindI2C, DefaultAddr: 0x48, Addrs: addrRange(0x48, 0x4F),
 			Fields: tmpFields, Description: "TI TMP105 temperature (TMP102 family, 12-bit)"},
 		{Name: "ds18b20", Kind: KindFile, DefaultPath: w1Devices,
-			Fields: []FieldInfo{{"temperature", "°C", -55, 125}}, Description: "Maxim DS18B20 over the 1-Wire sysfs driver (path: device id or directory)"},
+			Fields: []FieldInfo{{"temperature", "°C", -55, 125, 0.01}}, Description: "Maxim DS18B20 over the 1-Wire sysfs driver (path: device id or directory)"},
 		{Name: "cputemp", Kind: KindFile, DefaultPath: cpuTempPath,
-			Fields: []FieldInfo{{"temperature", "°C", 0, 100}}, Description: "SoC temperature from the thermal zone"},
+			Fields: []FieldInfo{{"temperature", "°C", 0, 100, 0.1}}, Description: "SoC temperature from the thermal zone"},
 		{Name: "sim", Kind: KindNone,
 			Fields: simFields(), Description: "simulated drifting climate sensor (demo, tests)"},
 	}

@@ -32,7 +32,7 @@ func (s *SHT3x) Close() error   { return s.d.Close() }
 
 // Fields lists temperature and humidity.
 func (s *SHT3x) Fields() []FieldInfo {
-	return []FieldInfo{{"temperature", "°C", -40, 125}, {"humidity", "%RH", 0, 100}}
+	return []FieldInfo{{"temperature", "°C", -40, 125, 0.01}, {"humidity", "%RH", 0, 100, 0.01}}
 }
 
 // Read runs one single-shot measurement; both words are CRC-checked.

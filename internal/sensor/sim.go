@@ -11,10 +11,10 @@ import (
 
 func simFields() []FieldInfo {
 	return []FieldInfo{
-		{"temperature", "°C", 15, 30},
-		{"humidity", "%RH", 25, 70},
-		{"pressure", "hPa", 980, 1040},
-		{"lux", "lx", 0, 2000},
+		{"temperature", "°C", 15, 30, 0.01},
+		{"humidity", "%RH", 25, 70, 0.1},
+		{"pressure", "hPa", 980, 1040, 0.1},
+		{"lux", "lx", 0, 2000, 1},
 	}
 }
 

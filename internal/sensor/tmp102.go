@@ -35,7 +35,7 @@ func (s *TMP102) String() string { return s.d.String() }
 func (s *TMP102) Close() error   { return s.d.Close() }
 
 // Fields lists temperature.
-func (s *TMP102) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", -55, 125}} }
+func (s *TMP102) Fields() []FieldInfo { return []FieldInfo{{"temperature", "°C", -55, 125, 0.01}} }
 
 // DecodeTMP102 converts the two temperature register bytes to °C.
 func DecodeTMP102(msb, lsb byte) float64 {

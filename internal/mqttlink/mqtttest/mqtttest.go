@@ -352,6 +352,17 @@ func (w *Watcher) Publish(topic, payload string) {
 	}
 }
 
+// PublishRetained sends payload to topic as a retained message (QoS 1);
+// an empty payload clears the topic's retained message.
+func (w *Watcher) PublishRetained(topic, payload string) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: true}); err != nil {
+		w.t.Fatalf("publish: %v", err)
+	}
+}
+
 // Dump lists every message received.
 func (w *Watcher) Dump() string {
 	w.mu.Lock()
