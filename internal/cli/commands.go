@@ -94,7 +94,8 @@ func parseCmd(name string, def time.Duration, args []string, minPos, maxPos int,
 type frameCmd struct {
 	cf      common
 	typ     string
-	payload json.RawMessage
+	payload json.RawMessage // sealed with --key
+	room    *room
 }
 
 // openFrameCmd parses "URL TYPE [JSON]" and connects to URL.
@@ -107,11 +108,18 @@ func openFrameCmd(ctx context.Context, env IO, name string, args []string, usage
 	if err != nil {
 		return nil, frameCmd{}, err
 	}
+	rm, err := cf.room(env)
+	if err != nil {
+		return nil, frameCmd{}, err
+	}
+	if payload, err = rm.seal(pos[1], payload); err != nil {
+		return nil, frameCmd{}, err
+	}
 	c, err := connect(ctx, cf.options(env, pos[0]), cf.timeout)
 	if err != nil {
 		return nil, frameCmd{}, err
 	}
-	return c, frameCmd{cf: cf, typ: pos[1], payload: payload}, nil
+	return c, frameCmd{cf: cf, typ: pos[1], payload: payload, room: rm}, nil
 }
 
 // Send runs "send URL TYPE [JSON]": one fire-and-forget frame.
@@ -153,6 +161,9 @@ func Request(ctx context.Context, env IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if pt, ok := fa.room.open(out); ok {
+		out = pt
+	}
 	if err := printJSON(env, out, fa.cf.json); err != nil {
 		return err
 	}
@@ -185,6 +196,10 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	rm, err := cf.room(env)
+	if err != nil {
+		return err
+	}
 	opts := cf.options(env, pos[0])
 	opts.NoReconnect = false
 	opts.OnDisconnect = func(err error) {
@@ -199,6 +214,9 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	defer c.Close()
 	var mu sync.Mutex
 	printFrame := func(_ context.Context, f meshsocket.Frame) (any, error) {
+		if pt, ok := rm.open(f.Payload); ok {
+			f.Payload = pt // shown opened; an envelope that does not open is shown as it came
+		}
 		line := wire.Encode(f)
 		mu.Lock()
 		defer mu.Unlock()

@@ -37,6 +37,7 @@ func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf
 // common holds the flags every client command takes.
 type common struct {
 	name, channel, role, token, ca string
+	key                            string // --key: base64 room key or a key file
 	json                           bool
 	timeout                        time.Duration
 	verbose                        bool
@@ -50,6 +51,7 @@ func newFlagSet(cmd string, c *common, defTimeout time.Duration) *flag.FlagSet {
 	fs.StringVar(&c.role, "role", "node", "role to identify with")
 	fs.StringVar(&c.token, "token", "", "relay token (default $MESH_AUTH_TOKEN)")
 	fs.StringVar(&c.ca, "ca", "", "PEM CA file to trust for wss:// (default system roots)")
+	fs.StringVar(&c.key, "key", "", "room key of an encrypted room: base64, or a key file such as /var/lib/meshbox/e2ee.key (default $MESH_E2EE_KEY)")
 	fs.BoolVar(&c.json, "json", false, "machine-readable JSON output")
 	fs.DurationVar(&c.timeout, "timeout", defTimeout, "time allowed to connect and to get an answer")
 	fs.BoolVar(&c.verbose, "v", false, "log connection events to stderr")
@@ -99,7 +101,7 @@ func usageText(fs *flag.FlagSet, usage string) string {
 	})
 	_ = tw.Flush()
 	b.WriteString("\nURL: ws://HOST:PORT, wss://…, http(s)://… (converted) or HOST[:PORT] (ws://, port 8765)\n")
-	b.WriteString("environment: MESH_AUTH_TOKEN (token), MESH_CHANNEL (channel)")
+	b.WriteString("environment: MESH_AUTH_TOKEN (token), MESH_CHANNEL (channel), MESH_E2EE_KEY (key)")
 	return b.String()
 }
 
