@@ -8,8 +8,13 @@ import "time"
 // Each knob has a MESH_* environment name (ApplyEnv) and a key in the
 // meshbox config file's relay: section (the yaml tags).
 type Config struct {
-	// AuthToken is the shared key. Empty means open (no auth).
+	// AuthToken is the shared key: a hub credential (full rights, the
+	// reference relay's meaning). Empty with no Credentials means open (no auth).
 	AuthToken string `yaml:"-"`
+	// Credentials, when set, admits further tokens with a Scope (phones:
+	// controller or viewer). It is consulted after AuthToken. Lookup must be
+	// safe for concurrent use and should compare in constant time.
+	Credentials Credentials `yaml:"-"`
 	// RateLimit is inbound frames per second per connection (MESH_RATE_LIMIT, 50). Negative disables.
 	RateLimit int `yaml:"rate_limit"`
 	// MaxSize is the largest inbound frame in bytes (MESH_MAX_SIZE, 262144).
@@ -49,6 +54,20 @@ type Config struct {
 	// publish many sensors, so they get a higher ceiling than sockets; it still
 	// exists so a runaway loop cannot flood every phone.
 	PipeRateLimit int `yaml:"pipe_rate_limit"`
+	// PreAuthMaxSize is the largest frame read before identify (4096): an
+	// unidentified socket cannot make the relay read or parse more.
+	PreAuthMaxSize int64 `yaml:"preauth_max_size"`
+	// MaxPending caps unidentified sockets in total (MESH_MAX_PENDING, 128),
+	// well below MaxConnections; when full, the oldest unidentified socket is
+	// closed to make room (4429), so a flood from many addresses cannot lock
+	// phones out.
+	MaxPending int `yaml:"max_pending"`
+	// AuthFailures is how many refused tokens one client IP may send before
+	// it is blocked (10); the block starts at AuthFailBlock (1s) and doubles
+	// with each further failure, up to 5 minutes. Negative disables.
+	AuthFailures  int           `yaml:"auth_failures"`
+	AuthFailBlock time.Duration `yaml:"auth_fail_block"`
+
 	// QueueBytes caps the bytes queued per connection (4 MiB); together with
 	// QueueSize it bounds the memory a slow consumer can pin.
 	QueueBytes int64 `yaml:"queue_bytes"`

@@ -1,12 +1,14 @@
 package relay
 
 import (
+	"container/list"
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/wire"
@@ -40,12 +42,15 @@ type conn struct {
 	// Owned by the reader goroutine.
 	rate      rateWindow
 	authTimer *time.Timer
+	maxIn     int64 // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
 
 	// Written under Server.mu by the reader (admission), read under Server.mu
 	// by others and freely by the reader.
-	counted    bool // counts in Server.open
-	holdsSlot  bool // counts in Server.pendingIP
-	registered bool // in the member tables
+	counted    bool          // counts in Server.open
+	holdsSlot  bool          // counts in Server.pendingIP
+	registered bool          // in the member tables
+	pendEl     *list.Element // in Server.pendingQ (unidentified socket)
+	evicted    bool          // closed by a pending cap: never registered
 	id         string
 	ident      identity
 
@@ -80,6 +85,10 @@ func (s *Server) newConn(sk sock, ip, query string, pipe bool) *conn {
 		readDone: make(chan struct{}),
 	}
 	c.rate.limit = s.cfg.RateLimit
+	c.maxIn = min(s.cfg.PreAuthMaxSize, s.cfg.MaxSize)
+	if c.maxIn <= 0 {
+		c.maxIn = s.cfg.MaxSize
+	}
 	if pipe {
 		c.rate.limit = s.cfg.PipeRateLimit
 	}
@@ -217,21 +226,29 @@ func (c *conn) writeFailed(err error) {
 func (c *conn) finish() {
 	_ = c.sk.writeClose(c.closeCode, c.closeWhy, time.Now().Add(closeGrace))
 	t := time.NewTimer(closeGrace)
+	defer t.Stop()
 	select {
 	case <-c.readDone:
-		if d, ok := c.sk.(interface{ drain(int64) }); ok && c.linger.Load() {
-			d.drain(4 * c.s.cfg.MaxSize)
-		}
 	case <-t.C:
+		// No answer yet, and the peer may still be sending (a flood past the
+		// rate limit). A close now, with its input unread, would reset the
+		// connection and could drop our close frame: half-close and let the
+		// reader discard for one more grace period.
+		if h, ok := c.sk.(interface{ halfClose(time.Time) }); ok {
+			h.halfClose(time.Now().Add(closeGrace))
+			<-c.readDone // bounded by that read deadline
+		}
 	}
-	t.Stop()
+	if d, ok := c.sk.(interface{ drain(int64) }); ok && c.linger.Load() {
+		d.drain(4 * c.s.cfg.MaxSize) // the reader stopped mid-frame (oversize)
+	}
 	c.sk.close()
 }
 
 // authExpired runs on the auth timer: no identify in time ⇒ close 1000.
 func (c *conn) authExpired() {
 	if c.auth.CompareAndSwap(authPending, authExpired) {
-		c.logger().Info("relay: no identify in time, closing")
+		c.s.logExpired.log(c.logger(), slog.LevelInfo, "relay: no identify in time, closing")
 		c.requestClose(websocket.CloseNormalClosure, "")
 	}
 }
@@ -258,12 +275,21 @@ func (c *conn) readLoop() {
 		c.s.stats.framesIn.Add(1)
 		if !c.rate.allow(time.Since(c.s.epoch)) {
 			c.s.stats.rateLimited.Add(1)
-			c.logger().Info("relay: rate limit exceeded", "limit", c.rate.limit)
+			c.s.logRate.log(c.logger(), slog.LevelInfo, "relay: rate limit exceeded", "limit", c.rate.limit)
 			c.requestClose(websocket.ClosePolicyViolation, reasonRateLimit)
 			continue
 		}
-		if int64(len(msg)) > c.s.cfg.MaxSize { // pipes; gorilla enforces it on sockets
+		if int64(len(msg)) > c.maxIn { // pipes; gorilla enforces it on sockets
 			c.requestClose(websocket.CloseMessageTooBig, "message too big")
+			continue
+		}
+		if !utf8.Valid(msg) {
+			// Text or binary: invalid UTF-8 is never parsed or forwarded (the
+			// relay sends text frames, and every browser and the Python client
+			// drop a connection that receives invalid UTF-8 with 1007).
+			c.s.stats.invalidUTF8.Add(1)
+			c.s.logUTF8.log(c.logger(), slog.LevelInfo, "relay: invalid UTF-8 in a frame, closing")
+			c.requestClose(websocket.CloseInvalidFramePayloadData, reasonInvalidUTF8)
 			continue
 		}
 		c.handle(msg)
@@ -276,6 +302,8 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		c.linger.Store(true)
 		c.requestClose(websocket.CloseMessageTooBig, "message too big")
+	case c.closing.Load():
+		// our close is under way (the writer's final read deadline)
 	case errors.As(err, &ne) && ne.Timeout():
 		c.logger().Info("relay: keepalive timeout")
 		c.requestClose(websocket.CloseInternalServerErr, "keepalive ping timeout")
@@ -299,14 +327,38 @@ func (c *conn) handle(msg []byte) {
 	c.dispatch(f)
 }
 
-// identify admits or rejects the connection (§4).
+// identify admits or rejects the connection (§4). Refused tokens count
+// against the client IP (authGuard); while the IP is blocked its identifies
+// are refused without looking at the token. Neither the token nor any hash
+// of it is ever logged.
 func (c *conn) identify(f wire.Frame) {
 	s := c.s
-	ident, why := parseIdentify(f.Payload, c.query, s.pol, s.placeholder)
+	now := time.Now()
+	var ident identity
+	why := ""
+	if !c.pipe && s.guard.blocked(c.ip, now) {
+		why = reasonUnauthorized
+		s.stats.authFailed.Add(1)
+		s.logRefused.log(c.logger(), slog.LevelWarn, "relay: identify refused, address blocked after repeated wrong tokens")
+	} else {
+		ident, why = parseIdentify(f.Payload, c.query, s.pol, s.placeholder)
+		switch {
+		case why == reasonUnauthorized:
+			s.stats.authFailed.Add(1)
+			if !c.pipe && s.guard.fail(c.ip, now) {
+				s.logRefused.log(c.logger(), slog.LevelWarn, "relay: identify refused, wrong token; address blocked for a while")
+			} else {
+				s.logRefused.log(c.logger(), slog.LevelInfo, "relay: identify refused", "reason", why)
+			}
+		case why != "":
+			s.logRefused.log(c.logger(), slog.LevelInfo, "relay: identify refused", "reason", why)
+		case !c.pipe:
+			s.guard.ok(c.ip)
+		}
+	}
 	if why != "" {
 		s.releaseSlot(c)
 		s.stats.rejected.Add(1)
-		c.logger().Info("relay: identify refused", "reason", why)
 		c.requestClose(websocket.ClosePolicyViolation, why)
 		return
 	}
@@ -315,6 +367,11 @@ func (c *conn) identify(f wire.Frame) {
 	}
 	if c.authTimer != nil {
 		c.authTimer.Stop()
+	}
+	// Identified: frames up to MaxSize from now on.
+	c.maxIn = s.cfg.MaxSize
+	if l, ok := c.sk.(interface{ setReadLimit(int64) }); ok {
+		l.setReadLimit(s.cfg.MaxSize)
 	}
 	s.register(c, ident)
 }

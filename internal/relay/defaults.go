@@ -23,6 +23,13 @@ const (
 	DefaultPingTimeout          = 20 * time.Second
 	DefaultQueueSize            = 512
 	DefaultQueueBytes           = 4 << 20
+	DefaultPreAuthMaxSize       = 4096
+	DefaultMaxPending           = 128
+	DefaultAuthFailures         = 10
+	DefaultAuthFailBlock        = time.Second
+	// MinTokenLength: a configured token shorter than this is reported as
+	// weak (a loud warning at start, Server.WeakToken).
+	MinTokenLength = 16
 )
 
 // Default role sets (§5): the reference sets plus hub/controller/device for
@@ -65,6 +72,12 @@ func (c *Config) fill() {
 	}
 	setInt(&c.MaxConnections, DefaultMaxConnections)
 	setInt(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
+	setInt(&c.MaxPending, DefaultMaxPending)
+	setInt(&c.AuthFailures, DefaultAuthFailures)
+	setDur(&c.AuthFailBlock, DefaultAuthFailBlock)
+	if c.PreAuthMaxSize == 0 {
+		c.PreAuthMaxSize = DefaultPreAuthMaxSize
+	}
 	setInt(&c.MaxOutstandingRoutes, DefaultMaxOutstandingRoutes)
 	setInt(&c.QueueSize, DefaultQueueSize)
 	setDur(&c.AuthTimeout, DefaultAuthTimeout)
@@ -95,6 +108,7 @@ func (c *Config) fill() {
 //	MESH_MAX_SIZE            bytes per inbound frame
 //	MESH_MAX_CONNECTIONS     open sockets
 //	MESH_MAX_PENDING_PER_IP  unidentified sockets per client IP
+//	MESH_MAX_PENDING         unidentified sockets in total (oldest evicted); 0 disables
 //	MESH_TRUSTED_PROXIES     comma list of IPs or CIDRs
 //	MESH_ALLOWED_ORIGINS     comma list of origins
 //	MESH_AUTH_TIMEOUT, MESH_ROUTE_TIMEOUT, MESH_SEND_TIMEOUT,
@@ -117,6 +131,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		{"MESHBOX_PIPE_RATE_LIMIT", &c.PipeRateLimit, -1},
 		{"MESH_MAX_CONNECTIONS", &c.MaxConnections, -1},
 		{"MESH_MAX_PENDING_PER_IP", &c.MaxPendingPerIP, -1},
+		{"MESH_MAX_PENDING", &c.MaxPending, -1},
 		{"MESH_MAX_OUTSTANDING_ROUTES", &c.MaxOutstandingRoutes, -1},
 		{"MESH_QUEUE_SIZE", &c.QueueSize, 0},
 	}
@@ -169,13 +184,13 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 		*k.dst = d
 	}
-	if v, ok := list(getenv("MESH_TRUSTED_PROXIES")); ok {
+	if v, ok := commaList(getenv("MESH_TRUSTED_PROXIES")); ok {
 		if _, err := parsePrefixes(v); err != nil {
 			return fmt.Errorf("MESH_TRUSTED_PROXIES: %w", err)
 		}
 		c.TrustedProxies = v
 	}
-	if v, ok := list(getenv("MESH_ALLOWED_ORIGINS")); ok {
+	if v, ok := commaList(getenv("MESH_ALLOWED_ORIGINS")); ok {
 		c.AllowedOrigins = v
 	}
 	if v := strings.TrimSpace(getenv("MESH_LENIENT_NAMES")); v != "" {
@@ -188,8 +203,8 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	return nil
 }
 
-// list splits a comma list, trimming blanks. ok is false for an unset variable.
-func list(v string) ([]string, bool) {
+// commaList splits a comma list, trimming blanks. ok is false for an unset variable.
+func commaList(v string) ([]string, bool) {
 	if strings.TrimSpace(v) == "" {
 		return nil, false
 	}

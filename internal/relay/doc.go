@@ -19,6 +19,53 @@
 // batch with one system call (bufConn), with a write deadline of
 // Config.SendTimeout.
 //
+// # Credentials and scopes
+//
+// Config.AuthToken is a hub credential: full mesh rights, exactly the
+// reference relay's shared key, so the reference Python clients and servers
+// work unchanged (an empty AuthToken and no Credentials is an open relay:
+// every member is a hub). Config.Credentials (the token store) admits more
+// tokens, each with a Scope. The shared key is compared in constant time
+// (both sides hashed). ScopeController (a phone that actuates) broadcasts
+// and routes as its identify flags say but never monitors, never routes
+// across channels and broadcasts to its channel only. ScopeViewer is
+// read-only: it gets broadcasts and snapshots and may send
+// control_sync_request, but its command-shaped frames are not forwarded — a
+// broadcast_request whose payload msg_type is cmd, set or command gets the
+// reply {"error":"read-only","status":"failed"} and, when it carries "_cmd",
+// the broadcast a hub sends for a refused command, to the viewer only:
+// {"msg_type":"command_ack","cmd_id":…,"to":<viewer>,"ok":false,"error":"read-only"};
+// its route_msg and route_msg_noreply get "routing not allowed" (and the
+// same command_ack when the inner payload carries "_cmd"). A member with a
+// phone scope cannot take the name of a member with more rights (1008 "name
+// in use by a member with more rights"). Server.Members lists members with
+// their scope; Server.Revalidate closes members whose token was revoked.
+//
+// # Before identify
+//
+// An unidentified connection may send one frame of at most
+// Config.PreAuthMaxSize bytes (4 KiB; larger: 1009), and only identify is
+// parsed; after identify the limit is MaxSize. Besides the per-IP pending
+// cap (reference, 4429) a global cap, Config.MaxPending (128, well below
+// MaxConnections), closes the oldest unidentified socket when a new one
+// arrives (4429), so unidentified sockets from any number of addresses can
+// never fill MaxConnections. After Config.AuthFailures (10) refused tokens
+// from one IP, that IP is blocked for AuthFailBlock (1 s), doubling with
+// each further failure up to 5 minutes; while blocked, its identifies are
+// refused "unauthorized" without a token comparison. Log lines any client
+// can trigger (refused identifies, auth timeouts, rate limit, invalid
+// UTF-8) are rate-limited. No log line holds a token or a hash of one. A
+// configured token shorter than MinTokenLength (16) is logged as a WARN
+// at start and reported by Server.WeakToken and Server.Warnings.
+//
+// # Invalid UTF-8
+//
+// A frame (text or binary) that is not valid UTF-8 is never parsed or
+// forwarded: its sender is closed 1007 "invalid UTF-8" (what the
+// reference's websockets library does for a text frame), and nobody else
+// sees it, since every browser and the Python client drop a connection that
+// receives invalid UTF-8.
+//
 // # Overflow policy (slow consumers)
 //
 // A recipient whose queue already holds Config.QueueSize frames (default

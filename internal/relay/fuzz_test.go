@@ -66,3 +66,25 @@ func FuzzParseRoute(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCommandShaped: the viewer's command filter never panics, and what it
+// calls a command has msg_type cmd, set or command.
+func FuzzCommandShaped(f *testing.F) {
+	for _, s := range []string{`{"msg_type":"cmd","target":"x","_cmd":"c1"}`, `{"msg_type":"set","_cmd":5}`,
+		`{"msg_type":"control_sync_request"}`, `[1]`, `"cmd"`, `{"msg_type":["cmd"]}`, `{"msg_type":"command","_cmd":"\u00e9"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		id, ok := commandShaped(p)
+		_ = payloadCmdID(p)
+		if !ok {
+			return
+		}
+		var m struct {
+			MsgType string `json:"msg_type"`
+		}
+		if json.Unmarshal(p, &m) != nil || (m.MsgType != "cmd" && m.MsgType != "set" && m.MsgType != "command") {
+			t.Fatalf("%q called a command (id %q)", p, id)
+		}
+	})
+}

@@ -20,6 +20,8 @@ const (
 	reasonTooManyPending = "Too many pending connections"
 	reasonTooManyConns   = "Too many connections"
 	reasonNameReserved   = "name in use by the box"
+	reasonNameTaken      = "name in use by a member with more rights"
+	reasonInvalidUTF8    = "invalid UTF-8"
 )
 
 // identity is the sanitised result of an identify payload.
@@ -30,12 +32,17 @@ type identity struct {
 	canMonitor          bool
 	canCross            bool
 	scopeGlobal         bool
+	scope               Scope // what the credential allows
+	viaCreds            bool  // admitted through Config.Credentials
+	token               string
 }
 
 // policy is what parseIdentify needs from the configuration. Immutable.
 type policy struct {
 	tokenSum  [32]byte // sha256 of the shared key
-	open      bool     // no shared key
+	hasToken  bool     // a shared key is configured
+	creds     Credentials
+	open      bool // no shared key and no credentials
 	lenient   bool
 	broadcast map[string]bool
 	route     map[string]bool
@@ -44,7 +51,9 @@ type policy struct {
 
 func newPolicy(cfg *Config) *policy {
 	p := &policy{
-		open:      cfg.AuthToken == "",
+		hasToken:  cfg.AuthToken != "",
+		creds:     cfg.Credentials,
+		open:      cfg.AuthToken == "" && cfg.Credentials == nil,
 		lenient:   cfg.LenientNames,
 		broadcast: set(cfg.BroadcastRoles),
 		route:     set(cfg.RouteRoles),
@@ -62,17 +71,35 @@ func set(list []string) map[string]bool {
 	return m
 }
 
-// tokenOK compares in constant time (both sides hashed, so the length of the
-// key does not leak either).
+// tokenOK reports whether tok is the shared key (always true on an open
+// relay).
 func (p *policy) tokenOK(tok string) bool {
+	sc, ok, _ := p.scopeOf(tok)
+	return ok && sc == ScopeHub
+}
+
+// scopeOf resolves a token: the shared key (compared in constant time, both
+// sides hashed so the key's length does not leak either) is a hub, then
+// Credentials is asked. viaCreds tells which one admitted it.
+func (p *policy) scopeOf(tok string) (sc Scope, ok, viaCreds bool) {
 	if p.open {
-		return true
+		return ScopeHub, true, false
 	}
 	if tok == "" {
-		return false
+		return 0, false, false
 	}
-	sum := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(sum[:], p.tokenSum[:]) == 1
+	if p.hasToken {
+		sum := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(sum[:], p.tokenSum[:]) == 1 {
+			return ScopeHub, true, false
+		}
+	}
+	if p.creds != nil {
+		if sc, ok := p.creds.Lookup(tok); ok && sc >= ScopeHub && sc <= ScopeViewer {
+			return sc, true, true
+		}
+	}
+	return 0, false, false
 }
 
 // parseIdentify validates an identify payload (spec §4.2–§4.4, §5). It
@@ -94,11 +121,15 @@ func parseIdentify(payload []byte, queryToken string, p *policy, placeholder fun
 	if tok == "" {
 		tok = queryToken
 	}
-	if !p.tokenOK(tok) {
+	scope, ok, viaCreds := p.scopeOf(tok)
+	if !ok {
 		return identity{}, reasonUnauthorized
 	}
 
-	var id identity
+	id := identity{scope: scope, viaCreds: viaCreds}
+	if viaCreds {
+		id.token = tok // kept for Revalidate; never logged
+	}
 	if raw, present := m["name"]; present {
 		s, ok := jsonString(raw)
 		if !ok || !(validIdent(s) || (p.lenient && lenientName(s))) {
@@ -137,6 +168,12 @@ func parseIdentify(payload []byte, queryToken string, p *policy, placeholder fun
 		case "channel":
 			id.scopeGlobal = false
 		}
+	}
+	if scope != ScopeHub { // phones: no monitor or hub-only rights
+		id.canMonitor, id.canCross, id.scopeGlobal = false, false, false
+	}
+	if scope == ScopeViewer {
+		id.canRoute = false
 	}
 	return id, ""
 }

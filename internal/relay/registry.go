@@ -25,6 +25,10 @@ func (s *Server) releaseSlotLocked(c *conn) {
 		return
 	}
 	c.holdsSlot = false
+	if c.pendEl != nil {
+		s.pendingQ.Remove(c.pendEl)
+		c.pendEl = nil
+	}
 	if n := s.pendingIP[c.ip] - 1; n > 0 {
 		s.pendingIP[c.ip] = n
 	} else {
@@ -44,7 +48,18 @@ func (s *Server) register(c *conn, ident identity) {
 		c.requestClose(websocket.CloseGoingAway, "server shutting down")
 		return
 	}
+	if c.evicted || c.closing.Load() {
+		return // evicted (pending cap) or closed while identifying
+	}
 	if old := s.byName[ident.name]; old != nil && old != c {
+		if old.ident.scope < ident.scope {
+			// A phone credential cannot take the name of a member with more
+			// rights (a hub): it would receive the hub's routed requests.
+			s.stats.rejected.Add(1)
+			c.logger().Warn("relay: name belongs to a member with more rights, refused", "name", ident.name, "scope", ident.scope.String())
+			c.requestClose(websocket.ClosePolicyViolation, reasonNameTaken)
+			return
+		}
 		if old.pipe && !c.pipe {
 			// The box's own members (the bridge) cannot be evicted from the
 			// network: a phone misnamed "meshbox" would otherwise take the
@@ -77,7 +92,7 @@ func (s *Server) register(c *conn, ident identity) {
 	p = append(p, '}')
 	c.enqueue(s.frame(nil, "welcome", p, ""))
 	s.pushRosterLocked()
-	c.logger().Info("relay: joined", "channel", ident.channel, "role", ident.role,
+	c.logger().Info("relay: joined", "channel", ident.channel, "role", ident.role, "scope", ident.scope.String(),
 		"can_broadcast", ident.canBroadcast, "can_route", ident.canRoute, "can_monitor", ident.canMonitor)
 }
 

@@ -106,7 +106,7 @@ func (c *conn) routeMsg(f inFrame) {
 	}
 	t, e := c.resolve(rt, false)
 	if e != "" {
-		c.reply(f, []byte(e))
+		c.refuseRoute(f, rt, e)
 		return
 	}
 	if int(c.outstanding.Load()) >= c.s.cfg.MaxOutstandingRoutes {
@@ -155,10 +155,19 @@ func (c *conn) routeNoReply(f inFrame) {
 	}
 	t, e := c.resolve(rt, true)
 	if e != "" {
-		c.reply(f, []byte(e))
+		c.refuseRoute(f, rt, e)
 		return
 	}
 	t.enqueue(c.s.frame(nil, rt.typ, rt.payload, ""))
+}
+
+// refuseRoute answers a refused route; a viewer's routed command that
+// carried _cmd also gets the read-only command_ack.
+func (c *conn) refuseRoute(f inFrame, rt routeTarget, e string) {
+	c.reply(f, []byte(e))
+	if e == errRouting && c.ident.scope == ScopeViewer {
+		c.readOnlyAck(payloadCmdID(rt.payload))
+	}
 }
 
 func (c *conn) takePending(id string) *route {

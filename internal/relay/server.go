@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"container/list"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -31,8 +33,13 @@ type Server struct {
 	ids      *idGen
 	epoch    time.Time
 	batchBuf sync.Pool // *[]byte batch buffers for bufConn
+	weak     bool      // the configured token is shorter than MinTokenLength
+	warnings []string
 
 	stats counters
+	guard *authGuard
+	// Gates for log lines any client can trigger at will.
+	logRefused, logExpired, logRate, logUTF8 logGate
 
 	mu        sync.RWMutex // guards the fields below
 	closed    bool
@@ -40,6 +47,7 @@ type Server struct {
 	open      int                // admitted sockets and pipes
 	openPipes int                // the pipes among open (exempt from MaxConnections)
 	pendingIP map[string]int     // unidentified admitted connections per client IP
+	pendingQ  list.List          // unidentified admitted sockets (not pipes), oldest first
 	byID      map[string]*conn
 	byName    map[string]*conn
 	all       []*conn            // registered members, join order
@@ -65,6 +73,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 		cfg:       cfg,
 		log:       logger,
 		pol:       newPolicy(&cfg),
+		guard:     newAuthGuard(&cfg),
 		trusted:   trusted,
 		origins:   make(map[string]bool),
 		ids:       newIDGen(),
@@ -85,8 +94,15 @@ func New(cfg Config, logger *slog.Logger) *Server {
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked after the upgrade, so the client sees 1008
 	}
-	if cfg.AuthToken == "" {
+	switch n := utf8.RuneCountInString(cfg.AuthToken); {
+	case cfg.AuthToken == "" && cfg.Credentials == nil:
 		logger.Info("relay: no auth token configured, every client is admitted")
+		s.warnings = append(s.warnings, "no token is configured: anyone who can reach the relay is a full member")
+	case cfg.AuthToken != "" && n < MinTokenLength:
+		s.weak = true
+		w := fmt.Sprintf("the configured token has only %d characters: anyone on the network can guess it; use at least %d random characters", n, MinTokenLength)
+		logger.Warn("relay: WEAK TOKEN: " + w)
+		s.warnings = append(s.warnings, w)
 	}
 	return s
 }
@@ -117,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("relay: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	ws.SetReadLimit(s.cfg.MaxSize)
+	ws.SetReadLimit(s.cfg.PreAuthMaxSize) // raised to MaxSize after identify
 	sk := &wsSock{ws: ws, bc: hj.bc}
 	if s.cfg.PingInterval > 0 && s.cfg.PingTimeout > 0 {
 		sk.idle = s.cfg.PingInterval + s.cfg.PingTimeout
@@ -149,24 +165,7 @@ func (s *Server) start(c *conn, origin string) bool {
 	}
 	s.live[c] = struct{}{}
 	s.wg.Add(2)
-	code, why := 0, ""
-	switch {
-	case !c.pipe && s.cfg.MaxConnections > 0 && s.open-s.openPipes >= s.cfg.MaxConnections:
-		// MESH_MAX_CONNECTIONS caps open sockets, as in the reference relay:
-		// in-process members (the bridge) neither take a socket's slot nor
-		// can be locked out by a socket flood.
-		code, why = 4429, reasonTooManyConns
-	case s.cfg.MaxPendingPerIP > 0 && s.pendingIP[c.ip] >= s.cfg.MaxPendingPerIP:
-		code, why = 4429, reasonTooManyPending
-	default:
-		s.open++
-		if c.pipe {
-			s.openPipes++
-		}
-		s.pendingIP[c.ip]++
-		c.counted, c.holdsSlot = true, true
-		s.stats.accepted.Add(1)
-	}
+	code, why := s.admitLocked(c)
 	s.mu.Unlock()
 	if code == 0 && !c.pipe && !originAllowed(origin, s.origins) {
 		code, why = 1008, reasonOrigin
@@ -180,6 +179,55 @@ func (s *Server) start(c *conn, origin string) bool {
 		c.authTimer = time.AfterFunc(s.cfg.AuthTimeout, c.authExpired)
 	}
 	return true
+}
+
+// admitLocked applies the caps to a new connection and counts it, or
+// returns the close code and reason. MESH_MAX_CONNECTIONS caps open sockets
+// as in the reference relay (in-process members neither take a socket's
+// slot nor can be locked out by a socket flood); the per-IP pending cap is
+// the reference rule. Then the global pending cap (MaxPending, well below
+// MaxConnections) evicts the oldest unidentified socket, so unidentified
+// sockets from any number of addresses never fill MaxConnections.
+func (s *Server) admitLocked(c *conn) (int, string) {
+	if !c.pipe && s.cfg.MaxConnections > 0 && s.open-s.openPipes >= s.cfg.MaxConnections {
+		return 4429, reasonTooManyConns
+	}
+	if s.cfg.MaxPendingPerIP > 0 && s.pendingIP[c.ip] >= s.cfg.MaxPendingPerIP {
+		return 4429, reasonTooManyPending
+	}
+	if !c.pipe {
+		if s.cfg.MaxPending > 0 && s.pendingQ.Len() >= s.cfg.MaxPending {
+			s.evictOldestLocked()
+		}
+	}
+	s.open++
+	if c.pipe {
+		s.openPipes++
+	} else {
+		c.pendEl = s.pendingQ.PushBack(c)
+	}
+	s.pendingIP[c.ip]++
+	c.counted, c.holdsSlot = true, true
+	s.stats.accepted.Add(1)
+	return 0, ""
+}
+
+// evictOldestLocked closes the oldest unidentified socket and uncounts it at
+// once (its goroutines finish on their own).
+func (s *Server) evictOldestLocked() {
+	e := s.pendingQ.Front()
+	if e == nil {
+		return
+	}
+	v := e.Value.(*conn)
+	s.releaseSlotLocked(v)
+	if v.counted {
+		v.counted = false
+		s.open--
+	}
+	v.evicted = true // register refuses it even if its identify is in flight
+	s.stats.evicted.Add(1)
+	v.requestClose(4429, reasonTooManyPending)
 }
 
 // Close closes every connection with 1001 (going away), refuses new ones and

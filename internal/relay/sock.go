@@ -41,11 +41,27 @@ type wsSock struct {
 
 func (s *wsSock) read() ([]byte, error) {
 	_, msg, err := s.ws.ReadMessage()
-	if err == nil && s.idle > 0 {
+	if err == nil && s.idle > 0 && !s.bc.final.Load() {
 		_ = s.ws.SetReadDeadline(time.Now().Add(s.idle))
 	}
 	return msg, err
 }
+
+// halfClose is called by the writer after the close frame when the peer has
+// not answered it: the close frame and a FIN go out, and the reader goes on
+// discarding what the peer still sends until d (no keepalive extension), so
+// the final close does not reset the connection with our close frame still
+// unread on the way (a flooding client would see 1006 instead of 1008).
+func (s *wsSock) halfClose(d time.Time) {
+	s.bc.final.Store(true)
+	if tc, ok := s.bc.Conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = s.bc.Conn.SetReadDeadline(d)
+}
+
+// setReadLimit is called by the reader goroutine (after identify).
+func (s *wsSock) setReadLimit(n int64) { s.ws.SetReadLimit(n) }
 
 func (s *wsSock) writeBatch(msgs [][]byte, deadline time.Time) error {
 	s.bc.startBatch()
@@ -93,6 +109,7 @@ type bufConn struct {
 	net.Conn
 	pool    *sync.Pool  // of *[]byte
 	aborted atomic.Bool // set by abort: stop writing
+	final   atomic.Bool // set by halfClose: the read deadline is final
 
 	mu       sync.Mutex // guards the fields below
 	batching bool

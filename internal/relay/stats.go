@@ -13,6 +13,9 @@ type counters struct {
 	rateLimited   atomic.Uint64
 	routeTimeouts atomic.Uint64
 	ignored       atomic.Uint64
+	evicted       atomic.Uint64
+	authFailed    atomic.Uint64
+	invalidUTF8   atomic.Uint64
 }
 
 // Stats is a snapshot of the relay's counters, for /metrics and logs.
@@ -29,6 +32,9 @@ type Stats struct {
 	RateLimited   uint64 // connections closed by the rate limit
 	RouteTimeouts uint64 // route_msg answered "target timeout" by the timer
 	Ignored       uint64 // unknown types, client welcome, stray replies
+	Evicted       uint64 // unidentified sockets closed to make room (pending caps)
+	AuthFailed    uint64 // identifies refused for their token (incl. while blocked)
+	InvalidUTF8   uint64 // connections closed 1007 for invalid UTF-8
 }
 
 // Stats returns a snapshot of the counters.
@@ -48,5 +54,8 @@ func (s *Server) Stats() Stats {
 	st.RateLimited = s.stats.rateLimited.Load()
 	st.RouteTimeouts = s.stats.routeTimeouts.Load()
 	st.Ignored = s.stats.ignored.Load()
+	st.Evicted = s.stats.evicted.Load()
+	st.AuthFailed = s.stats.authFailed.Load()
+	st.InvalidUTF8 = s.stats.invalidUTF8.Load()
 	return st
 }

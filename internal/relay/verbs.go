@@ -63,6 +63,13 @@ func (c *conn) dispatch(f inFrame) {
 			c.reply(f, []byte(v.denied))
 			return
 		}
+		if c.ident.scope == ScopeViewer && f.Type == "broadcast_request" {
+			if cmd, ok := commandShaped(f.Payload); ok {
+				c.reply(f, []byte(errReadOnly))
+				c.readOnlyAck(cmd)
+				return
+			}
+		}
 		c.s.fanout(c, v.out, f.Payload)
 		c.reply(f, []byte(v.ok))
 		return
