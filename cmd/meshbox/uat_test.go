@@ -130,10 +130,10 @@ func TestBindFailsBeforeHardware(t *testing.T) {
 	}
 }
 
-// TestServeLogsFingerprintAndHardware: the token is logged as a SHA-256
-// fingerprint only (no prefix of it), and the log says the hardware is
-// simulated and why.
-func TestServeLogsFingerprintAndHardware(t *testing.T) {
+// TestServeLogsNoTokenAndHardware: neither the token, a part of it nor a
+// hash of it is logged (a short hash confirms a guessed weak token; #12
+// finding 8), and the log says the hardware is simulated and why.
+func TestServeLogsNoTokenAndHardware(t *testing.T) {
 	const tok = "_RPAsecretTokenValue123"
 	addr, stop, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": tok}, "-sim")
 	_ = addr
@@ -142,19 +142,13 @@ func TestServeLogsFingerprintAndHardware(t *testing.T) {
 	}
 	out := logs.String()
 	sum := sha256.Sum256([]byte(tok))
-	if want := "token_sha256=" + hex.EncodeToString(sum[:4]); !strings.Contains(out, want) {
-		t.Errorf("log lacks %s:\n%s", want, out)
-	}
-	for _, leak := range []string{tok[:4], tok[len(tok)-4:], "hint=_RPA"} {
+	for _, leak := range []string{tok[:4], tok[len(tok)-4:], "hint=_RPA", hex.EncodeToString(sum[:4]), "sha256"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("log contains %q:\n%s", leak, out)
 		}
 	}
 	if !strings.Contains(out, `hardware="simulated (-sim)"`) || strings.Contains(out, "sim=false") {
 		t.Errorf("serving line does not say the hardware is simulated:\n%s", out)
-	}
-	if got := tokenFingerprint("x"); len(got) != 8 || got == tokenFingerprint("y") {
-		t.Errorf("tokenFingerprint = %q", got)
 	}
 }
 
