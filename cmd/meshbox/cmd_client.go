@@ -50,3 +50,7 @@ func listenCmd(ctx context.Context, env *Env, args []string) error {
 func nodesCmd(ctx context.Context, env *Env, args []string) error {
 	return cliResult(env, cli.Nodes(ctx, cliIO(env), args))
 }
+
+func setCmd(ctx context.Context, env *Env, args []string) error {
+	return cliResult(env, cli.Set(ctx, cliIO(env), args))
+}

@@ -33,9 +33,10 @@ type subcommand struct {
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
 		"serve":      {"run the relay and the bridge (the default)", serveCmd},
-		"send":       {"send one frame to a relay: send URL TYPE JSON", sendCmd},
-		"request":    {"send a request and print the reply: request URL TYPE JSON", requestCmd},
+		"send":       {"send one frame to a relay: send URL TYPE [JSON]", sendCmd},
+		"request":    {"send a request and print the reply: request URL TYPE [JSON]", requestCmd},
 		"listen":     {"print frames from a relay as JSON lines: listen URL [TYPE...]", listenCmd},
+		"set":        {"switch a target and wait for the box's ack: set URL TARGET VALUE", setCmd},
 		"nodes":      {"print a relay's roster: nodes URL", nodesCmd},
 		"check":      {"validate a config and print the resolved wiring", checkCmd},
 		"pins":       {"print the 40-pin header of the detected or named board", pinsCmd},
@@ -49,6 +50,9 @@ func subcommands() map[string]subcommand {
 func run(ctx context.Context, env *Env) error {
 	args := env.Args
 	cmds := subcommands()
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		return versionCmd(ctx, env, nil)
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		if args[0] == "help" {
 			usage(env.Stdout, cmds)
@@ -85,7 +89,7 @@ func usage(w io.Writer, cmds map[string]subcommand) {
 	fmt.Fprint(w, `
 environment:
   MESH_AUTH_TOKEN    relay token (serve: wins over the config's; client commands: --token default)
-  MESH_CHANNEL       channel of send/request/listen/nodes (default home, the bridge's channel)
+  MESH_CHANNEL       channel of send/request/listen/set/nodes (default home, the bridge's channel)
   MESHBOX_STATE_DIR  state directory: token, restore states (default the config's state_dir, /var/lib/meshbox)
   MESHBOX_LOG_LEVEL  debug, info (default), warn or error
   relay limits (override the config's relay: section):
@@ -103,7 +107,7 @@ environment:
 func parseFlags(env *Env, fs *flag.FlagSet, args []string, usage ...string) error {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := fs.Parse(args)
+	err := fs.Parse(flagsFirst(fs, args))
 	if errors.Is(err, flag.ErrHelp) {
 		for _, l := range usage {
 			fmt.Fprintln(env.Stdout, l)
@@ -116,6 +120,44 @@ func parseFlags(env *Env, fs *flag.FlagSet, args []string, usage ...string) erro
 		return usageError(fmt.Sprintf("%s: %v (meshbox %s -h for help)", fs.Name(), err, fs.Name()))
 	}
 	return nil
+}
+
+// flagsFirst moves the flags among args before the positional arguments
+// ("check FILE -board pi5" = "check -board pi5 FILE"); after "--" every
+// argument is positional.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // unknown: Parse reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if len(pos) == 0 {
+		return flags
+	}
+	return append(append(flags, "--"), pos...)
 }
 
 // plural is "1 input", "2 inputs".

@@ -189,10 +189,11 @@ func printJSON(env IO, raw json.RawMessage, compact bool) error {
 
 // Listen runs "listen URL [TYPE...]": prints inbound frames (all, or the
 // given types) as JSON lines until ctx is done, reconnecting if the relay
-// goes away.
+// goes away. A TYPE matches a frame's type (broadcast, welcome, …) or the
+// msg_type of its payload (metrics, state, command_ack, …).
 func Listen(ctx context.Context, env IO, args []string) error {
 	cf, pos, err := parseCmd("listen", 10*time.Second, args, 1, -1,
-		"usage: meshbox listen URL [TYPE...] [flags]")
+		"usage: meshbox listen URL [TYPE...] [flags]   (TYPE: a frame type or a payload msg_type, e.g. metrics)")
 	if err != nil {
 		return err
 	}
@@ -223,12 +224,16 @@ func Listen(ctx context.Context, env IO, args []string) error {
 		_, err := fmt.Fprintf(env.Stdout, "%s\n", line)
 		return nil, err
 	}
-	if len(pos) == 1 {
-		c.OnUnhandled(printFrame)
-	}
+	types := map[string]bool{}
 	for _, typ := range pos[1:] {
-		c.On(typ, printFrame)
+		types[typ] = true
 	}
+	c.OnUnhandled(func(ctx context.Context, f meshsocket.Frame) (any, error) {
+		if len(types) > 0 && !types[f.Type] && !types[payloadMsgType(f.Payload)] {
+			return nil, nil
+		}
+		return printFrame(ctx, f)
+	})
 	sctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	err = c.Start(sctx)
 	cancel()
@@ -238,6 +243,17 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	fmt.Fprintf(env.Stderr, "meshbox listen: connected to %s as %s on channel %s\n", meshsocket.SafeURL(pos[0]), c.Name(), opts.Channel)
 	<-ctx.Done()
 	return nil
+}
+
+// payloadMsgType is the msg_type of a JSON object payload ("" otherwise).
+func payloadMsgType(p json.RawMessage) string {
+	var m struct {
+		MsgType string `json:"msg_type"`
+	}
+	if len(p) == 0 || p[0] != '{' || json.Unmarshal(p, &m) != nil {
+		return ""
+	}
+	return m.MsgType
 }
 
 // Nodes runs "nodes URL": the relay's roster (get_nodes, as a monitor).

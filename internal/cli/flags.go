@@ -97,7 +97,11 @@ func usageText(fs *flag.FlagSet, usage string) string {
 	b.WriteString("\n\nflags:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
-		fmt.Fprintf(tw, "  --%s\t%s\n", f.Name, f.Usage)
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && !strings.Contains(f.Usage, "(default") {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s\t%s%s\n", f.Name, f.Usage, def)
 	})
 	_ = tw.Flush()
 	b.WriteString("\nURL: ws://HOST:PORT, wss://…, http(s)://… (converted) or HOST[:PORT] (ws://, port 8765)\n")
