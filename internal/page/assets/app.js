@@ -7,6 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const me = 'page-' + Math.random().toString(16).slice(2, 8);
   let session = null, layout = null, ws = null, token = '';
+  let room = null;              // the room cipher in an encrypted room (§15.5)
   let retry = 1000, reconnectTimer = null;
   let live = false;             // welcomed by the relay: controls may act
   const controls = [];          // {def, el, set(value), clear(), inputs, stateful, known}
@@ -226,6 +227,7 @@
   // --- protocol ----------------------------------------------------------
   function send(type, payload) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    if (room && type === 'broadcast_request') payload = room.seal(payload ?? null);
     ws.send(JSON.stringify({ id: uuid(), type, payload: payload ?? null, reply_to: null }));
     return true;
   }
@@ -330,11 +332,14 @@
         hideError();
         send('broadcast_request', { msg_type: 'control_sync_request', from: me, dynamic: [] });
       } else if (f.type === 'broadcast') {
-        onBroadcast(f.payload);
+        // In an encrypted room only envelopes that open with the key count.
+        onBroadcast(room ? room.open(f.payload) : f.payload);
       } else if (f.type === 'apply-layout' && !f.reply_to) {
         // Pushed by the box like to a phone (§14.11): render it and say what rendered.
-        const reply = applyLayout(f.payload);
-        ws.send(JSON.stringify({ id: uuid(), type: 'apply-layout', payload: reply, reply_to: f.id }));
+        const l = room ? room.open(f.payload) : f.payload;
+        if (room && l === undefined) return;
+        const reply = applyLayout(l);
+        ws.send(JSON.stringify({ id: uuid(), type: 'apply-layout', payload: room ? room.seal(reply) : reply, reply_to: f.id }));
       } else if (f.type === 'ping' && !f.reply_to) {
         ws.send(JSON.stringify({ id: uuid(), type: 'ping', payload: 'pong', reply_to: f.id }));
       }
@@ -416,6 +421,8 @@
     $('box-channel').textContent = session.channel;
     $('forget-wrap').hidden = !stored;
     if (session.warning) { setHint($('warning'), session.warning); $('warning').hidden = false; }
+    room = session.e2ee && session.key ? globalThis.meshboxRoom.create(session.key) : null;
+    $('e2ee').hidden = !session.e2ee;
   }
 
   async function main() {
@@ -442,6 +449,12 @@
     if (session.auth && !token) {
       $('login').hidden = false;
       setConn('offline', 'no token');
+      return;
+    }
+    if (session.e2ee && !room) { // the key comes only with the token
+      $('login').hidden = false;
+      setConn('offline', 'no room key');
+      showError('This room is end-to-end encrypted: the key comes with the token (pairing, or log in with the token).');
       return;
     }
     connect();
