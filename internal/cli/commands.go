@@ -215,9 +215,6 @@ func Listen(ctx context.Context, env IO, args []string) error {
 	defer c.Close()
 	var mu sync.Mutex
 	printFrame := func(_ context.Context, f meshsocket.Frame) (any, error) {
-		if pt, ok := rm.open(f.Payload); ok {
-			f.Payload = pt // shown opened; an envelope that does not open is shown as it came
-		}
 		line := wire.Encode(f)
 		mu.Lock()
 		defer mu.Unlock()
@@ -229,6 +226,9 @@ func Listen(ctx context.Context, env IO, args []string) error {
 		types[typ] = true
 	}
 	c.OnUnhandled(func(ctx context.Context, f meshsocket.Frame) (any, error) {
+		if pt, ok := rm.open(f.Payload); ok {
+			f.Payload = pt // shown (and filtered) opened; an envelope that does not open is shown as it came
+		}
 		if len(types) > 0 && !types[f.Type] && !types[payloadMsgType(f.Payload)] {
 			return nil, nil
 		}

@@ -114,3 +114,51 @@ func TestSealRouted(t *testing.T) {
 		t.Fatal("relay verb sealed")
 	}
 }
+
+// sealedBox joins url as a box in an encrypted room: it acts only on cmd
+// frames that open with key and acks them sealed.
+func sealedBox(t *testing.T, url string, key e2ee.Key) {
+	t.Helper()
+	r, _ := e2ee.NewRoom(key, nil, e2ee.OpenerOptions{})
+	c, err := meshsocket.New(meshsocket.Options{URL: url, Name: "box", Token: token, Channel: "home", Role: "hub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.On("broadcast", func(ctx context.Context, f meshsocket.Frame) (any, error) {
+		pt, err := r.Open(f.Payload)
+		if err != nil {
+			return nil, nil
+		}
+		var cmd struct {
+			MsgType string `json:"msg_type"`
+			Cmd     string `json:"_cmd"`
+			From    string `json:"_from"`
+		}
+		if json.Unmarshal(pt, &cmd) != nil || cmd.MsgType != "cmd" {
+			return nil, nil
+		}
+		ack, _ := r.SealJSON(map[string]any{"msg_type": "command_ack", "cmd_id": cmd.Cmd, "to": cmd.From, "ok": true})
+		return nil, c.Send(ctx, "broadcast_request", ack)
+	})
+	if err := c.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSetWithKey(t *testing.T) {
+	url := startRelay(t)
+	key, _ := e2ee.GenerateKey(nil)
+	sealedBox(t, url, key)
+	io, out, _ := testIO(map[string]string{"MESH_AUTH_TOKEN": token})
+	if err := Set(ctxT(t), io, []string{url, "lamp", "on", "--key", key.String()}); err != nil {
+		t.Fatalf("set --key: %v", err)
+	}
+	if out.String() != "ok: lamp = on\n" {
+		t.Fatalf("printed %q", out.String())
+	}
+	io, _, _ = testIO(map[string]string{"MESH_AUTH_TOKEN": token})
+	if err := Set(ctxT(t), io, []string{url, "lamp", "on", "--timeout", "500ms"}); err == nil || !strings.Contains(err.Error(), "no command_ack") {
+		t.Fatalf("unsealed set in an encrypted room: %v", err)
+	}
+}

@@ -26,6 +26,10 @@ func Set(ctx context.Context, env IO, args []string) error {
 		return err
 	}
 	value := setValue(pos[2])
+	rm, err := cf.room(env)
+	if err != nil {
+		return err
+	}
 	opts := cf.options(env, pos[0])
 	cmdID := uuid.NewString()
 	acks := make(chan json.RawMessage, 1)
@@ -39,9 +43,15 @@ func Set(ctx context.Context, env IO, args []string) error {
 			MsgType string `json:"msg_type"`
 			CmdID   string `json:"cmd_id"`
 		}
-		if json.Unmarshal(f.Payload, &ack) == nil && ack.MsgType == "command_ack" && ack.CmdID == cmdID {
+		p := f.Payload
+		if pt, ok := rm.open(p); ok {
+			p = pt
+		} else if rm != nil {
+			return nil, nil // an encrypted room: only sealed acks count
+		}
+		if json.Unmarshal(p, &ack) == nil && ack.MsgType == "command_ack" && ack.CmdID == cmdID {
 			select {
-			case acks <- f.Payload:
+			case acks <- p:
 			default:
 			}
 		}
@@ -52,7 +62,12 @@ func Set(ctx context.Context, env IO, args []string) error {
 	if err := c.Start(sctx); err != nil {
 		return explain(err, opts.Token)
 	}
-	payload := map[string]any{"msg_type": "cmd", "target": pos[1], "value": value, "_cmd": cmdID, "_from": c.Name()}
+	var payload any = map[string]any{"msg_type": "cmd", "target": pos[1], "value": value, "_cmd": cmdID, "_from": c.Name()}
+	if rm != nil {
+		if payload, err = rm.r.SealJSON(payload); err != nil {
+			return err
+		}
+	}
 	if err := c.Send(sctx, "broadcast_request", payload); err != nil {
 		return fmt.Errorf("set %s: %w", pos[1], err)
 	}
