@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/pairing"
 )
 
@@ -52,6 +53,9 @@ func qrCmd(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if p.K, err = qrKey(env.Getenv, cfg); err != nil {
+		return err
+	}
 	q, err := pairing.NewQR(p.JSON())
 	if err != nil {
 		return err
@@ -83,6 +87,9 @@ func printPairing(env *Env, q *pairing.QR, p pairing.Payload, invert bool) {
 		fmt.Fprintf(env.Stdout, "token:   %s\n", p.Token)
 	} else {
 		fmt.Fprintln(env.Stdout, "token:   none (open relay)")
+	}
+	if p.K != "" {
+		fmt.Fprintf(env.Stdout, "e2ee:    room key %s (end-to-end encrypted room)\n", p.K)
 	}
 }
 
@@ -133,4 +140,34 @@ func qrToken(getenv func(string) string, cfg *config.Config) (string, error) {
 		return "", fmt.Errorf("read the box's token: %w", firstErr)
 	}
 	return "", fmt.Errorf("no token in %s yet: start meshbox once (it generates one), or set MESH_AUTH_TOKEN", filepath.Join(dir, tokenFile))
+}
+
+// qrKey reads the room key of an encrypted room (e2ee: true) from the
+// state directory serve uses ("" when the room is not encrypted). Like
+// qrToken it never generates one.
+func qrKey(getenv func(string) string, cfg *config.Config) (string, error) {
+	if !cfg.E2EE {
+		return "", nil
+	}
+	var firstErr error
+	for _, d := range stateDirs(getenv, cfg) {
+		b, err := os.ReadFile(filepath.Join(d, e2ee.KeyFileName))
+		if err == nil {
+			k, perr := e2ee.ParseKey(string(b))
+			if perr != nil {
+				return "", fmt.Errorf("%s: %w", filepath.Join(d, e2ee.KeyFileName), perr)
+			}
+			return k.String(), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if errors.Is(firstErr, fs.ErrPermission) {
+		return "", fmt.Errorf("cannot read the box's room key: %w (run as root or the meshbox user: sudo meshbox qr)", firstErr)
+	}
+	if firstErr != nil {
+		return "", fmt.Errorf("read the box's room key: %w", firstErr)
+	}
+	return "", fmt.Errorf("e2ee: true but no room key in the state directory yet: start meshbox once (it generates one)")
 }
