@@ -108,7 +108,9 @@ func applyDefaults(cfg *Config, pos *positions) {
 	for i := range cfg.Sensors {
 		s := &cfg.Sensors[i]
 		def(&s.Label, s.ID)
-		defDur(&s.Interval, DefaultInterval)
+		if pos == nil || !pos.has(fmt.Sprintf("sensors[%d].interval", i)) {
+			defDur(&s.Interval, DefaultInterval) // a written 0s is refused, not defaulted
+		}
 		if d, ok := drivers[strings.ToLower(s.Driver)]; ok {
 			s.Driver = d.Name
 		}

@@ -45,6 +45,22 @@ func (l ErrorList) Error() string {
 	return strings.Join(s, "\n")
 }
 
+// dedup drops repeated problems (same line, field and reason) and orders
+// the rest by line, as a user reads the file.
+func (l ErrorList) dedup() ErrorList {
+	seen := map[Error]bool{}
+	out := l[:0:0]
+	for _, e := range l {
+		if e == nil || seen[*e] {
+			continue
+		}
+		seen[*e] = true
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
+}
+
 // Unwrap lets errors.As find each *Error.
 func (l ErrorList) Unwrap() []error {
 	out := make([]error, len(l))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -81,6 +82,7 @@ func ParseFor(name string, data []byte, detected string) (cfg *Config, err error
 		body = d.Body
 	}
 	cfg = &Config{}
+	var pre []*Error
 	if body != nil {
 		pos.walk("", body, 0)
 		if pos.tag != nil {
@@ -91,15 +93,21 @@ func ParseFor(name string, data []byte, detected string) (cfg *Config, err error
 			return nil, ErrorList{{File: name, Line: pos.line(""), Field: "(top level)",
 				Reason: fmt.Sprintf("want a mapping of keys (name:, outputs:, ...), got %s", body.Type())}}
 		}
-		if e := precheck(name, body, reflect.TypeOf(cfg), "", 0); e != nil {
-			return nil, ErrorList{e}
-		}
+		pre = precheck(name, body, reflect.TypeOf(cfg))
 		if err := yaml.NodeToValue(body, cfg, yaml.DisallowUnknownField()); err != nil {
-			return nil, ErrorList{decodeError(name, pos, err)}
+			return nil, append(ErrorList(pre), decodeError(name, pos, err)).dedup()
 		}
 	}
 	cfg.Path = name
-	if err := finish(cfg, name, pos, detected); err != nil {
+	err = finish(cfg, name, pos, detected)
+	if len(pre) > 0 {
+		// The keys precheck dropped were not validated; what it found comes
+		// first, then validation's findings on the rest, by line.
+		var rest ErrorList
+		errors.As(err, &rest)
+		return nil, append(ErrorList(pre), rest...).dedup()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return cfg, nil

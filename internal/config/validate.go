@@ -332,7 +332,7 @@ func (v *validator) sensor(i int) {
 	if s.Interval < 0 {
 		v.nonNegative(f+"interval", s.Interval)
 	} else if s.Interval < 100*time.Millisecond {
-		v.c.add(f+"interval", "%s is shorter than 100ms", s.Interval)
+		v.c.add(f+"interval", "%s is shorter than 100ms (leave interval out for the default %s)", s.Interval, DefaultInterval)
 	}
 	if s.Driver == "" {
 		v.c.add(f+"driver", "is required (one of %s)", driverNames())

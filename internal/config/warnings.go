@@ -6,6 +6,14 @@ import "fmt"
 // to GND (part of Warnings).
 func (c *Config) inputWarnings() []string {
 	var w []string
+	if c.Path != "" && len(c.Outputs)+len(c.Inputs)+len(c.Sensors)+len(c.Serial) == 0 {
+		w = append(w, "warning: the file configures no outputs, inputs, sensors or serial devices: the box runs as a relay only (see examples/ for wiring)")
+	}
+	for _, o := range c.Outputs {
+		if o.Kind == KindSwitch && o.Pulse > 0 && o.Pulse != DefaultPulse {
+			w = append(w, fmt.Sprintf("warning: output %s: pulse: %s on a switch only sets the length of its \"pulse\" command; a tap-and-release button is kind: momentary", o.ID, o.Pulse))
+		}
+	}
 	for _, in := range c.Inputs {
 		if in.Pull == "up" && !in.ActiveLow {
 			what := "input"
