@@ -81,6 +81,11 @@ type Admin struct {
 	Payload func(token, role string) Payload
 	// Warning returns the relay's weak-token warning ("" = none).
 	Warning func() string
+	// Revoked, when set, is called after a token was revoked: in an
+	// encrypted room the room key rotates with the phone tokens
+	// ((*e2ee.KeyFile).Rotate), so a revoked phone cannot read the room
+	// any more. An error is reported in the response's Warning.
+	Revoked func(auth.Token) error
 	Logger  *slog.Logger
 }
 
@@ -151,6 +156,12 @@ func (a *Admin) Do(req Request, by string) Response {
 			return fail(err)
 		}
 		resp.Token = &tok
+		if a.Revoked != nil {
+			if err := a.Revoked(tok); err != nil {
+				log.Error("after revoking a token", "token_id", tok.ID, "err", err)
+				resp.Warning = "token revoked, but: " + err.Error()
+			}
+		}
 	default:
 		return fail(fmt.Errorf("unknown op %q", req.Op))
 	}
