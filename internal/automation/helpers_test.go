@@ -135,7 +135,7 @@ type clockFlag struct {
 	ok bool
 }
 
-func (c *clockFlag) get() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.ok }
+func (c *clockFlag) get() bool  { c.mu.Lock(); defer c.mu.Unlock(); return c.ok }
 func (c *clockFlag) set(v bool) { c.mu.Lock(); c.ok = v; c.mu.Unlock() }
 
 type rigOpt func(*Options)

@@ -37,9 +37,9 @@ type state struct {
 
 	startedAt time.Time
 	clockOK   bool
-	values    map[string]any          // outputs, inputs, metrics by id
-	fresh     map[string]time.Time    // metric key -> last reading
-	failed    map[string]bool         // sensor id -> last read failed
+	values    map[string]any       // outputs, inputs, metrics by id
+	fresh     map[string]time.Time // metric key -> last reading
+	failed    map[string]bool      // sensor id -> last read failed
 	fields    map[string]config.FieldSource
 	timeouts  map[string]time.Duration // metric key -> timeout filter
 	kinds     map[string]string        // output id -> kind

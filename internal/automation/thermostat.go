@@ -176,4 +176,3 @@ func (s *state) thermoOutput(t *thermo, v any, now time.Time) {
 	}
 	s.evalThermo(t, now)
 }
-
