@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/filter"
 	"github.com/meshbox/meshbox/internal/gpio"
 )
 
@@ -138,7 +139,7 @@ func New(cfg *config.Config, host gpio.Host, opts Options) (*Bridge, error) {
 		return nil, err
 	}
 	for _, s := range cfg.Sensors {
-		b.sensors = append(b.sensors, &sensorRunner{cfg: s})
+		b.sensors = append(b.sensors, &sensorRunner{cfg: s, filters: filter.ForSensor(s)})
 	}
 	// Sensor and serial fields are listed (as null) until their first
 	// reading, so a snapshot always names every control.

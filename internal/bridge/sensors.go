@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/filter"
 	"github.com/meshbox/meshbox/internal/sensor"
 )
 
@@ -17,7 +18,8 @@ const (
 )
 
 type sensorRunner struct {
-	cfg config.Sensor // immutable
+	cfg     config.Sensor // immutable
+	filters filter.Set    // the fields' filter chains (owned by runSensor)
 }
 
 type errorMsg struct {
@@ -82,6 +84,7 @@ func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
 			bo.reset()
 		}
 		fields := SensorMetrics(s.cfg, reading)
+		s.filters.Apply(time.Now(), fields)
 		b.stats.sensorReads.Add(1)
 		if len(fields) > 0 {
 			b.recordMany(fields)

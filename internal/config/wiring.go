@@ -166,6 +166,9 @@ func metricList(s Sensor) string {
 		if f.Unit != "" {
 			n[i] += " [" + f.Unit + "]"
 		}
+		if len(f.Filters) > 0 {
+			n[i] += " (" + filterList(f.Filters) + ")"
+		}
 	}
 	return "metrics " + strings.Join(n, ", ")
 }

@@ -150,3 +150,32 @@ func (c *Config) writeLogic(b *strings.Builder) {
 		b.WriteString("\n")
 	}
 }
+
+// String describes a filter as meshbox check prints it.
+func (f Filter) String() string {
+	switch {
+	case f.Median > 0:
+		return fmt.Sprintf("median %d", f.Median)
+	case f.MovingAverage > 0:
+		return fmt.Sprintf("moving_average %d", f.MovingAverage)
+	case len(f.Calibrate) > 0:
+		return fmt.Sprintf("calibrate %d points", len(f.Calibrate))
+	case len(f.Clamp) == 2:
+		return fmt.Sprintf("clamp %g..%g", f.Clamp[0], f.Clamp[1])
+	case f.Delta > 0:
+		return fmt.Sprintf("delta %g", f.Delta)
+	case f.Throttle > 0:
+		return "throttle " + fmtDur(f.Throttle)
+	case f.Timeout > 0:
+		return "timeout " + fmtDur(f.Timeout)
+	}
+	return "?"
+}
+
+func filterList(fs []Filter) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = f.String()
+	}
+	return strings.Join(s, ", ")
+}
