@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -30,6 +31,15 @@ func (u *Updater) Boot(ctx context.Context, self string, child bool) (BootPlan, 
 	var plan BootPlan
 	if child {
 		return plan, nil // the parent already decided and counted
+	}
+	if exists(l.Current()) || exists(l.PendingFile()) {
+		d, derr := openDirs(l)
+		if derr != nil {
+			// Never run (or roll back inside) a directory others can write.
+			u.logger().Error("update: not running the installed update", "err", derr)
+			return plan, nil
+		}
+		d.Close()
 	}
 	var p Pending
 	err := readJSON(l.PendingFile(), &p)
@@ -83,34 +93,44 @@ func (u *Updater) ExecFailed(execErr error) (Rollback, error) {
 // rollback restores meshbox.prev (or removes the update so the factory
 // binary runs), records why and clears the pending marker.
 func (u *Updater) rollback(p Pending, reason string) (Rollback, error) {
-	l := u.Layout
-	if p.HasPrev && exists(l.Prev()) {
-		if err := os.Rename(l.Prev(), l.Current()); err != nil {
-			return Rollback{}, fmt.Errorf("update: roll back: %w", err)
-		}
-	} else if err := os.Remove(l.Current()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	d, err := openDirs(u.Layout)
+	if err != nil {
 		return Rollback{}, fmt.Errorf("update: roll back: %w", err)
 	}
-	if err := syncDir(l.BinDir()); err != nil {
+	defer d.Close()
+	return u.rollbackIn(d, p, reason)
+}
+
+func (u *Updater) rollbackIn(d *dirs, p Pending, reason string) (Rollback, error) {
+	if _, err := d.bin.Lstat("meshbox.prev"); p.HasPrev && err == nil {
+		if err := d.bin.Rename("meshbox.prev", "meshbox"); err != nil {
+			return Rollback{}, fmt.Errorf("update: roll back: %w", err)
+		}
+	} else if err := d.bin.Remove("meshbox"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Rollback{}, fmt.Errorf("update: roll back: %w", err)
+	}
+	if err := syncRoot(d.bin); err != nil {
 		return Rollback{}, err
 	}
 	rb := Rollback{Version: p.Version, Reason: reason, At: u.now().UTC()}
-	if err := u.writeRecord(l.RollbackFile(), rb); err != nil {
+	if err := writeJSONIn(d.state, "update-rollback.json", rb, d.uid, d.gid); err != nil {
 		u.logger().Warn("update: cannot record rollback", "err", err)
 	}
-	if err := os.Remove(l.PendingFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := d.state.Remove("update-pending.json"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return rb, fmt.Errorf("update: %w", err)
 	}
 	u.logger().Error("update rolled back", "version", p.Version, "reason", reason)
 	return rb, nil
 }
 
-// writeRecord writes a JSON record owned like the state directory.
+// writeRecord writes a JSON record in the state directory, owned like it.
 func (u *Updater) writeRecord(path string, v any) error {
-	if err := writeJSON(path, v); err != nil {
+	d, err := openDirs(u.Layout)
+	if err != nil {
 		return err
 	}
-	return own(u.Layout, path)
+	defer d.Close()
+	return writeJSONIn(d.state, filepath.Base(path), v, d.uid, d.gid)
 }
 
 func same(a, b string) bool {

@@ -21,9 +21,19 @@ type releases struct {
 
 func buildFakebox(t *testing.T, dir, version, broken string) string {
 	t.Helper()
+	return buildFakeboxMarker(t, dir, version, broken, "")
+}
+
+// buildFakeboxMarker builds a fakebox that creates marker whenever it runs.
+func buildFakeboxMarker(t *testing.T, dir, version, broken, marker string) string {
+	t.Helper()
 	out := filepath.Join(dir, "meshbox-"+version+broken)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out,
-		"-ldflags", "-X main.version="+version+" -X main.broken="+broken, "./testdata/fakebox")
+	flags := "-X main.version=" + version + " -X main.broken=" + broken
+	if marker != "" {
+		out += "-marker"
+		flags += " -X main.marker=" + marker
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "-ldflags", flags, "./testdata/fakebox")
 	// Built for the host even when this test runs as an arm binary under
 	// qemu-user (make test-arm): the kernel must exec it directly.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goEnv(t, "GOHOSTOS"), "GOARCH="+goEnv(t, "GOHOSTARCH"))

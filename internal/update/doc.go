@@ -11,12 +11,22 @@
 //	/var/lib/meshbox/update-pending.json   set by Install, cleared by Confirm
 //	/var/lib/meshbox/update-rollback.json  the last rollback, for the page and logs
 //
-// Install writes meshbox.new, fsyncs it, checks its SHA-256 (optional) and
-// runs "meshbox.new version" with a timeout, then hard-links the current
-// binary to meshbox.prev and renames meshbox.new over meshbox: at every
-// instant bin/meshbox is either the old or the new binary, never a partial
-// one. The caller then exits with ExitCodeRestart (non-zero, so systemd's
-// Restart=on-failure starts it again).
+// Install stages meshbox.new with O_CREAT|O_EXCL|O_NOFOLLOW through a
+// descriptor of the bin directory (os.Root: no path a writer of the state
+// directory could swap for a symbolic link is followed), after checking
+// that the state and bin directories are real directories only the service
+// (or root) can write. The staged file is fsynced and reopened read-only
+// through /proc/self/fd, and every check reads that descriptor: SHA-256
+// (optional), ELF type and architecture, and, on a box with an update key
+// (KeyFile, see sign.go), an Ed25519ph signature. Only then does anything
+// uploaded run: "version" is exec'd through the same descriptor (as the
+// service user when installing as root). Finally the current binary is
+// hard-linked to meshbox.prev and meshbox.new renamed over meshbox, and
+// meshbox must then be the very inode that was checked (else the install
+// is rolled back): at every instant bin/meshbox is either the old or the
+// new binary, never a partial one. The caller then exits with
+// ExitCodeRestart (non-zero, so systemd's Restart=on-failure starts it
+// again). The box never downloads a binary itself.
 //
 // Boot runs first thing when meshbox serves. If an update is pending and
 // already had its one start (Attempts >= MaxAttempts), it rolls back:

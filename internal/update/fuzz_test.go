@@ -20,7 +20,7 @@ func FuzzBootMarker(f *testing.F) {
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, marker []byte) {
 		u := &Updater{Layout: Layout{StateDir: t.TempDir()}}
-		if err := ensureBinDir(u.Layout); err != nil {
+		if err := mkBinDir(t, u.Layout); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(u.Layout.Current(), []byte("binary"), 0o755); err != nil {

@@ -4,20 +4,29 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
+	"time"
+)
+
+// Authorization errors an Authorize function returns: ErrForbidden maps
+// to 403 (the credential is known but may not install), anything else to
+// 401 with a WWW-Authenticate challenge.
+var (
+	ErrUnauthorized = errors.New("bad or missing owner credential")
+	ErrForbidden    = errors.New("this credential may not install updates")
 )
 
 // HandlerOptions configures Handler.
 type HandlerOptions struct {
 	Updater *Updater
-	// Token returns the relay token; requests must carry
-	// "Authorization: Bearer TOKEN". An empty token refuses every update
-	// (an open relay must not accept binaries from anyone on the LAN).
-	Token func() string
+	// Authorize decides whether r may install an update (the owner
+	// credential): nil error allows it. Required: a nil Authorize refuses
+	// every update.
+	Authorize func(r *http.Request) error
 	// Restart is called once the reply is written, after a successful
 	// install. It must not block: it should cancel the serving context with
 	// ErrRestart so meshbox shuts down cleanly and exits ExitCodeRestart.
@@ -25,17 +34,35 @@ type HandlerOptions struct {
 	Logger  *slog.Logger
 }
 
-// urlRequest is the JSON form of POST /update.
-type urlRequest struct {
-	URL    string `json:"url"`
-	SHA256 string `json:"sha256"`
+// BearerAuthorizer allows requests carrying "Authorization: Bearer T"
+// where T is token() (compared in constant time). An empty token refuses
+// every update with ErrForbidden.
+func BearerAuthorizer(token func() string) func(*http.Request) error {
+	return func(r *http.Request) error {
+		want := token()
+		if want == "" {
+			return fmt.Errorf("%w: updates need a credential (auth: none refuses them)", ErrForbidden)
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return ErrUnauthorized
+		}
+		return nil
+	}
 }
 
+// uploadTimeout bounds one upload: it replaces the HTTP server's short
+// read/write timeouts for this request (a 20 MB binary over weak Wi-Fi).
+const uploadTimeout = 10 * time.Minute
+
 // Handler serves POST /update. The body is the new binary
-// (application/octet-stream; optional SHA-256 in the X-Meshbox-SHA256
-// header or ?sha256=), or JSON {"url": "...", "sha256": "..."} to make the
-// box download it. Replies are JSON: 200 {"status":"installed",...},
-// 400 rejected binary, 401/403 auth, 405, 409 busy, 413 too large, 500.
+// (application/octet-stream), with its signature line in the
+// X-Meshbox-Signature header (required when the box has an update key)
+// and optionally its SHA-256 in X-Meshbox-SHA256 (or ?sha256=). The box
+// never downloads anything itself: a JSON body naming a URL is refused
+// (415); "meshbox update -box" downloads and pushes. Replies are JSON:
+// 200 {"status":"installed",...}, 400 rejected binary, 401/403 auth, 405,
+// 409 busy, 413 too large, 415, 500.
 func Handler(o HandlerOptions) http.Handler {
 	logger := o.Logger
 	if logger == nil {
@@ -47,60 +74,48 @@ func Handler(o HandlerOptions) http.Handler {
 			reply(w, http.StatusMethodNotAllowed, "failed", "use POST")
 			return
 		}
-		token := ""
-		if o.Token != nil {
-			token = o.Token()
+		authErr := ErrForbidden
+		if o.Authorize != nil {
+			authErr = o.Authorize(r)
 		}
-		if token == "" {
-			reply(w, http.StatusForbidden, "failed", "updates need a relay token (auth: none refuses them)")
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		if authErr != nil {
+			if errors.Is(authErr, ErrForbidden) {
+				logger.Warn("update refused: credential may not install updates", "remote", r.RemoteAddr, "reason", authErr.Error())
+				reply(w, http.StatusForbidden, "failed", authErr.Error())
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meshbox"`)
-			logger.Warn("update refused: bad or missing bearer token", "remote", r.RemoteAddr)
-			reply(w, http.StatusUnauthorized, "failed", "bad or missing bearer token")
+			logger.Warn("update refused: bad or missing owner credential", "remote", r.RemoteAddr)
+			reply(w, http.StatusUnauthorized, "failed", authErr.Error())
 			return
 		}
 		u := o.Updater
-		ctx := r.Context()
-		var (
-			inst Installed
-			err  error
-		)
-		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if mt == "application/json" {
-			var req urlRequest
-			dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-			dec.DisallowUnknownFields()
-			if derr := dec.Decode(&req); derr != nil {
-				reply(w, http.StatusBadRequest, "failed", "bad JSON body: "+derr.Error())
-				return
-			}
-			if !strings.HasPrefix(req.URL, "http://") && !strings.HasPrefix(req.URL, "https://") {
-				reply(w, http.StatusBadRequest, "failed", `"url" must be an http:// or https:// URL`)
-				return
-			}
-			inst, err = u.InstallFrom(ctx, req.URL, req.SHA256)
-		} else {
-			sum := r.Header.Get("X-Meshbox-SHA256")
-			if sum == "" {
-				sum = r.URL.Query().Get("sha256")
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, u.maxBytes())
-			inst, err = u.Install(ctx, r.Body, sum)
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+			logger.Warn("update refused: the box does not download URLs", "remote", r.RemoteAddr)
+			reply(w, http.StatusUnsupportedMediaType, "failed",
+				"the box does not download updates: send the binary as application/octet-stream (meshbox update -box URL|FILE downloads and sends it)")
+			return
 		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(uploadTimeout))
+		sum := r.Header.Get("X-Meshbox-SHA256")
+		if sum == "" {
+			sum = r.URL.Query().Get("sha256")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, u.maxBytes())
+		inst, err := u.Install(r.Context(), r.Body, Check{SHA256: sum, Signature: r.Header.Get(SignatureHeader)})
 		if err != nil {
 			logger.Warn("update refused", "remote", r.RemoteAddr, "err", err)
 			reply(w, statusFor(err), "failed", err.Error())
 			return
 		}
-		logger.Info("update installed over HTTP, restarting", "remote", r.RemoteAddr, "version", inst.Version)
+		logger.Info("update installed over HTTP, restarting", "remote", r.RemoteAddr, "version", inst.Version, "signed", inst.Signed)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"status": "installed", "version": inst.Version, "sha256": inst.SHA256,
-			"size": inst.Size, "from": u.Version, "restarting": o.Restart != nil,
+			"size": inst.Size, "from": u.Version, "signed": inst.Signed, "restarting": o.Restart != nil,
 		})
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()

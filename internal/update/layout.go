@@ -66,22 +66,29 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// writeJSON replaces path atomically (temp file, fsync, rename, dir fsync).
-func writeJSON(path string, v any) error {
+// writeJSONIn replaces name in dir atomically: a fresh temporary file
+// (O_EXCL|O_NOFOLLOW, never through a link), given to uid:gid when running
+// as root (-1: keep), fsynced and renamed over name.
+func writeJSONIn(dir *os.Root, name string, v any, uid, gid int) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o640)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	tmp := name + ".tmp"
+	if err := dir.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o640)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if os.Geteuid() == 0 && uid >= 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
 		return err
 	}
@@ -92,10 +99,23 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := dir.Rename(tmp, name); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return syncRoot(dir)
+}
+
+// syncRoot makes renames in dir durable.
+func syncRoot(dir *os.Root) error {
+	d, err := dir.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("fsync %s: %w", dir.Name(), err)
+	}
+	return nil
 }
 
 // syncDir makes renames in dir durable.

@@ -26,6 +26,14 @@ func (u *Updater) Start(ctx context.Context, argv, environ []string) (*Rollback,
 	if plan.Exec == "" {
 		return plan.RolledBack, nil
 	}
+	if st, err := os.Stat(plan.Exec); err == nil && os.Geteuid() == 0 {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+			// The service user installed it: root must not run it.
+			u.logger().Warn("update: running as root: not running the installed update (it belongs to the service user); start meshbox as that user",
+				"path", plan.Exec, "uid", sys.Uid)
+			return plan.RolledBack, nil
+		}
+	}
 	args := append([]string{plan.Exec}, argv[1:]...)
 	env := append(slices.Clone(environ), EnvChild+"=1")
 	u.logger().Info("update: running installed binary", "path", plan.Exec)

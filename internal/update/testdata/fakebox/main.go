@@ -2,7 +2,7 @@
 // starts through update.Start, serves /healthz and POST /update, confirms
 // itself healthy and exits like meshbox does (0 on SIGTERM, 3 after an
 // update, 1 on failure). -ldflags "-X main.version=V -X main.broken=MODE"
-// builds the variants: MODE "crash" exits 1 right after start-up,
+// builds the variants (-X main.marker=FILE: create FILE whenever run): MODE "crash" exits 1 right after start-up,
 // "unhealthy" serves a failing /healthz, "hang" never answers "version".
 package main
 
@@ -26,11 +26,17 @@ import (
 var (
 	version = "dev"
 	broken  = ""
+	// marker, when stamped, is a file this binary creates whenever it
+	// runs at all (tests: proof that a refused upload never ran).
+	marker = ""
 )
 
 func main() { os.Exit(run()) }
 
 func run() int {
+	if marker != "" {
+		_ = os.WriteFile(marker, []byte(fmt.Sprintln("ran as uid", os.Getuid(), os.Args)), 0o644)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "version" {
 		if broken == "hang" {
 			time.Sleep(time.Minute)
@@ -81,7 +87,7 @@ func run() int {
 		fmt.Fprintln(w, "meshbox", version)
 	})
 	mux.Handle("/update", update.Handler(update.HandlerOptions{
-		Updater: u, Token: func() string { return *token }, Logger: logger,
+		Updater: u, Authorize: update.BearerAuthorizer(func() string { return *token }), Logger: logger,
 		Restart: func() { cancel(update.ErrRestart) },
 	}))
 	srv := &http.Server{Handler: mux}
