@@ -15,10 +15,14 @@ OUT        ?= $(DIST)/meshbox-$(BOARD).img
 DEVICE     ?=
 FLASH_ARGS ?=
 BENCH      ?= .
+# signed updates: build-arm signs dist/ with SIGNING_KEY when it exists
+# (meshbox keygen writes it); image/flash install its .pub as the box's key.
+SIGNING_KEY ?= $(if $(MESHBOX_SIGNING_KEY),$(MESHBOX_SIGNING_KEY),$(HOME)/.config/meshbox/update.key)
+UPDATE_KEY  ?= $(SIGNING_KEY:.key=.pub)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build build-arm test test-arm lint fmt image flash hil bench clean
+.PHONY: help build build-arm keygen test test-arm lint fmt image flash hil bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -27,14 +31,26 @@ help: ## list the targets
 build: ## build meshbox for this machine into bin/meshbox
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/meshbox ./cmd/meshbox
 
-build-arm: $(ARCHES:%=$(DIST)/meshbox-linux-%) ## static Pi binaries in dist/: armv6 (Zero/1), armv7 (2), arm64 (3/4/5/Zero 2 W)
-	@ls -l $^
+build-arm: $(ARCHES:%=$(DIST)/meshbox-linux-%) ## static Pi binaries in dist/ (armv6 Zero/1, armv7 2, arm64 3/4/5/Zero 2 W), signed when SIGNING_KEY exists
+	@if [ -f "$(SIGNING_KEY)" ]; then \
+		CGO_ENABLED=0 $(GO) run ./cmd/meshbox sign -key "$(SIGNING_KEY)" $^; \
+	else \
+		echo "build-arm: no signing key at $(SIGNING_KEY): dist/ is unsigned (boxes with an update key refuse it; make keygen)"; \
+	fi
+	@ls -l $(DIST)/meshbox-linux-*
 
+keygen: ## make the update signing key pair SIGNING_KEY (private, 0600) and its .pub
+	CGO_ENABLED=0 $(GO) run ./cmd/meshbox keygen -out "$(SIGNING_KEY)"
+
+# A rebuilt binary never keeps the signature of the one before it.
 $(DIST)/meshbox-linux-armv6: FORCE
+	@rm -f $@.sig
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/meshbox
 $(DIST)/meshbox-linux-armv7: FORCE
+	@rm -f $@.sig
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/meshbox
 $(DIST)/meshbox-linux-arm64: FORCE
+	@rm -f $@.sig
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/meshbox
 FORCE:
 
@@ -62,11 +78,11 @@ fmt: ## gofmt -w every Go file
 image: ## write meshbox into a Pi OS image: make image IMAGE=raspios.img.xz BOARD=pi4 CONFIG=my.yaml [OUT=...]
 	@test -n "$(IMAGE)" || { echo "usage: make image IMAGE=raspios.img.xz BOARD=pi4 [CONFIG=meshbox.yaml] [FLASH_ARGS=...]"; exit 2; }
 	@mkdir -p $(dir $(OUT))
-	scripts/flash.sh $(IMAGE) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(FLASH_ARGS) --image-only $(OUT)
+	scripts/flash.sh $(IMAGE) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(if $(wildcard $(UPDATE_KEY)),--update-key $(UPDATE_KEY)) $(FLASH_ARGS) --image-only $(OUT)
 
 flash: ## write it to an SD card: make flash IMAGE=... BOARD=pi4 DEVICE=/dev/sdX [CONFIG=...] [FLASH_ARGS=...]
 	@test -n "$(IMAGE)" -a -n "$(DEVICE)" || { echo "usage: make flash IMAGE=raspios.img.xz BOARD=pi4 DEVICE=/dev/sdX [CONFIG=...] [FLASH_ARGS=...]"; exit 2; }
-	scripts/flash.sh $(IMAGE) $(DEVICE) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(FLASH_ARGS)
+	scripts/flash.sh $(IMAGE) $(DEVICE) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(if $(wildcard $(UPDATE_KEY)),--update-key $(UPDATE_KEY)) $(FLASH_ARGS)
 
 hil: ## hardware-in-the-loop tests (scripts/hil/run.sh)
 	scripts/hil/run.sh

@@ -27,6 +27,9 @@ image:
   --host-meshbox FILE     meshbox built for THIS machine, which checks the
                           config and prints the config.txt block (default:
                           $MESHBOX_HOST, else bin/meshbox, built with make)
+  --update-key FILE       update public key (meshbox keygen's NAME.pub), installed as
+                          /etc/meshbox/update.pub: the box then installs only updates
+                          signed with its private key (make build-arm signs dist/)
 first boot:
   --hostname NAME         (default meshbox)
   --user NAME             first login user
@@ -66,7 +69,7 @@ source "$HERE/lib/device.sh"
 IMAGE='' DEVICE='' SHA256='' BOARD='' BINARY='' CONFIG='' HOSTNAME_=meshbox
 HOST_MESHBOX=${MESHBOX_HOST:-} BOARD_MODEL='' CONFIG_TXT_BLOCK=
 USER_NAME='' PASSWORD_HASH='' SSH_KEYS='' ENABLE_SSH=0 WIFI_SSID='' WIFI_PSK='' WIFI_COUNTRY=''
-TIMEZONE='' IMAGE_ONLY='' YES=0
+TIMEZONE='' IMAGE_ONLY='' YES=0 UPDATE_KEY=''
 
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
 
@@ -78,6 +81,7 @@ parse_args() {
 		--binary) need_arg "$@"; BINARY=$2; shift ;;
 		--config) need_arg "$@"; CONFIG=$2; shift ;;
 		--host-meshbox) need_arg "$@"; HOST_MESHBOX=$2; shift ;;
+		--update-key) need_arg "$@"; UPDATE_KEY=$2; shift ;;
 		--hostname) need_arg "$@"; HOSTNAME_=$2; shift ;;
 		--user) need_arg "$@"; USER_NAME=$2; shift ;;
 		--password-hash) need_arg "$@"; PASSWORD_HASH=$2; shift ;;
@@ -155,6 +159,7 @@ validate() {
 	[[ -z $WIFI_COUNTRY || $WIFI_COUNTRY =~ ^[A-Z]{2}$ ]] || die "--wifi-country must be two letters (ISO 3166), e.g. GB"
 	[[ -z $TIMEZONE || $TIMEZONE =~ ^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$ ]] || die "--timezone $TIMEZONE: expected Area/City"
 	if [[ -n $CONFIG ]]; then [[ -f $CONFIG ]] || die "--config $CONFIG: no such file"; fi
+	if [[ -n $UPDATE_KEY ]]; then check_update_key "$UPDATE_KEY"; fi
 	local t
 	for t in sfdisk mtype mcopy mdir debugfs sha256sum dd; do
 		command -v "$t" >/dev/null || die "$t is missing (apt-get install mtools e2fsprogs fdisk coreutils)"
@@ -264,6 +269,19 @@ installed_config() {
 	fi
 }
 
+# check_update_key FILE: one line "meshbox-update-pub-v1 BASE64" holding a
+# 32-byte ed25519 public key (internal/update/sign.go), never a private key.
+check_update_key() {
+	[[ -f $1 ]] || die "--update-key $1: no such file"
+	local line n
+	line=$(head -c 4096 "$1")
+	[[ $line != meshbox-update-key-v1* ]] || die "--update-key $1 is a PRIVATE key: give its .pub file (the private key never goes on a box)"
+	[[ $line =~ ^meshbox-update-pub-v1\ ([A-Za-z0-9+/]{43}=)[[:space:]]*$ ]] ||
+		die "--update-key $1: not a meshbox update public key (meshbox keygen writes NAME.key and NAME.pub)"
+	n=$(printf '%s' "${BASH_REMATCH[1]}" | base64 -d 2>/dev/null | wc -c) || n=0
+	((n == 32)) || die "--update-key $1: the key is not 32 bytes"
+}
+
 default_config() {
 	cat <<'YAML'
 # meshbox configuration (written by scripts/flash.sh). Edit and restart:
@@ -285,6 +303,15 @@ install_meshbox() {
 			"set_inode_field /etc/meshbox/meshbox.yaml uid 0" "set_inode_field /etc/meshbox/meshbox.yaml gid $MESHBOX_GID"
 	else
 		default_config | ext_put_text /etc/meshbox/meshbox.yaml 0640 0 "$MESHBOX_GID"
+	fi
+	if [[ -n $UPDATE_KEY ]]; then
+		# Root-owned, outside the state directory: the service cannot change it.
+		ext_put "$UPDATE_KEY" /etc/meshbox/update.pub 0644 0 0
+		info "installed the update key: the box accepts only signed updates"
+	elif ext_exists /etc/meshbox/update.pub; then
+		info "keeping the image's /etc/meshbox/update.pub (no --update-key)"
+	else
+		warn "no --update-key: the box accepts unsigned updates from its owner (meshbox keygen; docs/security.md)"
 	fi
 	ext_mkdir_p /var/lib/meshbox 0750 "$MESHBOX_UID" "$MESHBOX_GID"
 	ext_put "$DEPLOY/meshbox.service" /etc/systemd/system/meshbox.service 0644 0 0

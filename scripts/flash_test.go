@@ -1,6 +1,7 @@
 package scripts_test
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/meshbox/meshbox/internal/update"
 )
 
 // hostMeshbox is meshbox built for this machine (flash.sh runs it to check
@@ -304,11 +307,61 @@ func TestFlashTwiceIsIdempotent(t *testing.T) {
 	checkMeshboxInstalled(t, third, f.bin, testConfig)
 }
 
+// writeUpdateKeys writes a keygen pair into dir: NAME.key and NAME.pub.
+func writeUpdateKeys(t *testing.T, dir string) (priv, pub string) {
+	t.Helper()
+	pk, sk, err := update.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv = filepath.Join(dir, "release.key")
+	pubPath, err := update.WriteKeyPair(priv, pk, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, pubPath
+}
+
+func TestFlashUpdateKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, imageOpts{}, "arm64")
+	_, pub := writeUpdateKeys(t, f.dir)
+	out := f.out("out.img")
+	log := mustFlash(t, nil, f.img.path, "--board", "pi4", "--binary", f.binary, "--update-key", pub, "--image-only", out.path)
+	if !strings.Contains(log, "accepts only signed updates") {
+		t.Errorf("flash log does not say the box takes only signed updates:\n%s", log)
+	}
+	checkMeshboxInstalled(t, out, f.bin, "")
+	// Root-owned, world-readable (the service reads it), not writable by it.
+	expectInode(t, out, "/etc/meshbox/update.pub", "regular", 0o644, 0, 0, "")
+	want, _ := os.ReadFile(pub)
+	got := out.cat(t, "/etc/meshbox/update.pub")
+	if got != string(want) {
+		t.Errorf("/etc/meshbox/update.pub = %q, want %q", got, want)
+	}
+	if _, err := update.ParsePublicKey([]byte(got)); err != nil {
+		t.Errorf("installed key does not parse: %v", err)
+	}
+	// Flashing the result again without --update-key keeps it.
+	again := f.out("again.img")
+	log = mustFlash(t, nil, out.path, "--board", "pi4", "--binary", f.binary, "--image-only", again.path)
+	if got := again.cat(t, "/etc/meshbox/update.pub"); got != string(want) || !strings.Contains(log, "keeping the image's /etc/meshbox/update.pub") {
+		t.Errorf("second flash lost the key: %q\n%s", got, log)
+	}
+	again.fsck(t)
+}
+
 func TestFlashDefaultConfigNoBuses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, imageOpts{}, "arm64")
 	out := f.out("out.img")
-	mustFlash(t, nil, f.img.path, "--board", "pi3", "--binary", f.binary, "--image-only", out.path)
+	log := mustFlash(t, nil, f.img.path, "--board", "pi3", "--binary", f.binary, "--image-only", out.path)
+	if !strings.Contains(log, "no --update-key: the box accepts unsigned updates") {
+		t.Errorf("no warning about unsigned updates:\n%s", log)
+	}
+	if _, ok := out.lookup(t, "/etc/meshbox/update.pub"); ok {
+		t.Error("update key installed without --update-key")
+	}
 	cfg := out.bootCat(t, "config.txt")
 	for _, no := range []string{"i2c_arm", "w1-gpio", "pwm", "enable_uart"} {
 		if strings.Contains(cfg, no) {
@@ -415,6 +468,9 @@ func TestFlashRefusesBadInput(t *testing.T) {
 	base := []string{f.img.path, "--image-only", out}
 	badConfig := filepath.Join(f.dir, "bad.yaml")
 	writeFile(t, badConfig, "outputs:\n  - {id: pump, pin: 17, boot: maybe}\n", 0o644)
+	priv, _ := writeUpdateKeys(t, f.dir)
+	notKey := filepath.Join(f.dir, "not.pub")
+	writeFile(t, notKey, "ssh-ed25519 AAAA\n", 0o644)
 	cases := []struct {
 		want string
 		args []string
@@ -433,6 +489,9 @@ func TestFlashRefusesBadInput(t *testing.T) {
 		{"is not an ELF executable", []string{"--board", "pi4", "--binary", f.config}},
 		{"meshbox refuses", []string{"--board", "pi-zero", "--binary", writeArmhf(t, f.dir), "--config", badConfig}},
 		{"does not run on this machine", []string{"--board", "pi-zero", "--binary", writeArmhf(t, f.dir), "--host-meshbox", writeArmhf(t, f.dir)}},
+		{"is a PRIVATE key", []string{"--board", "pi4", "--binary", f.binary, "--update-key", priv}},
+		{"not a meshbox update public key", []string{"--board", "pi4", "--binary", f.binary, "--update-key", notKey}},
+		{"--update-key " + filepath.Join(f.dir, "none.pub") + ": no such file", []string{"--board", "pi4", "--binary", f.binary, "--update-key", filepath.Join(f.dir, "none.pub")}},
 	}
 	for _, c := range cases {
 		flashFails(t, nil, "", c.want, append(append([]string{}, base...), c.args...)...)

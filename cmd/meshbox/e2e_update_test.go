@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -46,6 +47,23 @@ func TestE2EUpdate(t *testing.T) {
 
 	state := t.TempDir()
 	lay := update.Layout{StateDir: state}
+	// A keyed box (as flashed with --update-key): only signed binaries.
+	pub, priv, err := update.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "update.pub")
+	if err := os.WriteFile(keyFile, update.MarshalPublicKey(pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(bin []byte) string {
+		s, err := update.Sign(priv, bytes.NewReader(bin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.String()
+	}
+	sigV1, sigV2 := sign(e2euRead(t, v1)), sign(e2euRead(t, v2))
 	addr := e2euFreeAddr(t)
 	const token = "e2e-update-token"
 	sup := &e2euSupervisor{
@@ -58,6 +76,7 @@ func TestE2EUpdate(t *testing.T) {
 			"MESH_AUTH_TOKEN=" + token,
 			"MESHBOX_STATE_DIR=" + state,
 			"MESHBOX_LOG_LEVEL=info",
+			"MESHBOX_UPDATE_KEY=" + keyFile,
 		},
 		maxStarts: 5,
 	}
@@ -74,7 +93,7 @@ func TestE2EUpdate(t *testing.T) {
 	// 2. Push v2: installed, v1 exits 3, the supervisor restarts v1's
 	// binary, which execs the installed v2.
 	pushed := time.Now()
-	code, body := e2euPush(t, addr, token, e2euRead(t, v2))
+	code, body := e2euPush(t, addr, token, e2euRead(t, v2), sigV2)
 	if code != http.StatusOK || body["status"] != "installed" || body["version"] != "v2" || body["from"] != "v1" || body["sha256"] != sumV2 {
 		t.Fatalf("POST /update v2: %d %v\n%s", code, body, sup.tail())
 	}
@@ -97,15 +116,22 @@ func TestE2EUpdate(t *testing.T) {
 	}
 
 	// 5. Bad pushes while v2 settles: refused, nothing moves.
-	if code, body := e2euPush(t, addr, "not-the-token", e2euRead(t, v1)); code != http.StatusUnauthorized {
+	if code, body := e2euPush(t, addr, "not-the-token", e2euRead(t, v1), sigV1); code != http.StatusUnauthorized {
 		t.Fatalf("POST /update with a wrong token: %d %v, want 401\n%s", code, body, sup.tail())
 	}
-	if code, body := e2euPush(t, addr, "", e2euRead(t, v1)); code != http.StatusUnauthorized {
+	if code, body := e2euPush(t, addr, "", e2euRead(t, v1), sigV1); code != http.StatusUnauthorized {
 		t.Fatalf("POST /update without a token: %d %v, want 401\n%s", code, body, sup.tail())
+	}
+	// Unsigned and mis-signed binaries: refused with the reason.
+	if code, body := e2euPush(t, addr, token, e2euRead(t, v1), ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "only signed binaries") {
+		t.Fatalf("POST /update unsigned: %d %v, want 400 saying only signed binaries\n%s", code, body, sup.tail())
+	}
+	if code, body := e2euPush(t, addr, token, e2euRead(t, v1), sigV2); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "does not verify") {
+		t.Fatalf("POST /update with another binary's signature: %d %v, want 400\n%s", code, body, sup.tail())
 	}
 	// A script that answers "version" like meshbox must not pass either.
 	script := []byte("#!/bin/sh\necho 'meshbox v9'\nexit 0\n")
-	code, body = e2euPush(t, addr, token, script)
+	code, body = e2euPush(t, addr, token, script, sign(script))
 	if code != http.StatusBadRequest || body["status"] != "failed" || !strings.Contains(fmt.Sprint(body["error"]), "not a compiled Linux program") {
 		t.Fatalf("POST /update with a shell script: %d %v, want 400 saying it is not a compiled program\n%s", code, body, sup.tail())
 	}
@@ -130,8 +156,13 @@ func TestE2EUpdate(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("v2 confirmed %s after the push", time.Since(pushed).Round(time.Millisecond))
-	if !regexp.MustCompile(`msg="update confirmed healthy".*version=v2`).MatchString(sup.log()) {
-		t.Fatalf("no \"update confirmed healthy\" version=v2 log line\n%s", sup.tail())
+	// The marker goes just before the line is written: poll for it.
+	confirmedRE := regexp.MustCompile(`msg="update confirmed healthy".*version=v2`)
+	for lineBy := time.Now().Add(15 * time.Second); !confirmedRE.MatchString(sup.log()); {
+		if time.Now().After(lineBy) {
+			t.Fatalf("no \"update confirmed healthy\" version=v2 log line within 15s of the marker going\n%s", sup.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if _, err := os.Stat(lay.RollbackFile()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a healthy update left a rollback record %s: %v", lay.RollbackFile(), err)
@@ -143,7 +174,7 @@ func TestE2EUpdate(t *testing.T) {
 	}
 
 	// A second update (v1 again, a downgrade) keeps v2 as meshbox.prev.
-	code, body = e2euPush(t, addr, token, e2euRead(t, v1))
+	code, body = e2euPush(t, addr, token, e2euRead(t, v1), sigV1)
 	if code != http.StatusOK || body["version"] != "v1" || body["from"] != "v2" {
 		t.Fatalf("POST /update v1 to v2: %d %v\n%s", code, body, sup.tail())
 	}
@@ -442,7 +473,7 @@ func e2euWaitHealthy(t *testing.T, s *e2euSupervisor, addr string, timeout time.
 }
 
 // e2euPush POSTs body to /update with a bearer token ("" = none).
-func e2euPush(t *testing.T, addr, token string, body []byte) (int, map[string]any) {
+func e2euPush(t *testing.T, addr, token string, body []byte, sig string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/update", bytes.NewReader(body))
 	if err != nil {
@@ -451,6 +482,9 @@ func e2euPush(t *testing.T, addr, token string, body []byte) (int, map[string]an
 	req.Header.Set("Content-Type", "application/octet-stream")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if sig != "" {
+		req.Header.Set(update.SignatureHeader, sig)
 	}
 	resp, err := e2euClient.Do(req)
 	if err != nil {

@@ -43,6 +43,8 @@ func subcommands() map[string]subcommand {
 		"config-txt": {"print the config.txt block (buses, power-on output levels) flash.sh writes", configTxtCmd},
 		"qr":         {"print the pairing QR again (-png FILE writes an image)", qrCmd},
 		"update":     {"install a new meshbox binary: update URL|FILE", updateCmd},
+		"keygen":     {"make an update signing key pair", keygenCmd},
+		"sign":       {"sign binaries for boxes with an update key: sign BINARY...", signCmd},
 		"version":    {"print the version", versionCmd},
 	}
 }
@@ -92,6 +94,8 @@ environment:
   MESH_CHANNEL       channel of send/request/listen/set/nodes (default home, the bridge's channel)
   MESHBOX_STATE_DIR  state directory: token, restore states (default the config's state_dir, /var/lib/meshbox)
   MESHBOX_LOG_LEVEL  debug, info (default), warn or error
+  MESHBOX_UPDATE_KEY update public key (default /etc/meshbox/update.pub; when it exists only signed updates install)
+  MESHBOX_SIGNING_KEY private key of keygen and sign (default ~/.config/meshbox/update.key)
   relay limits (override the config's relay: section):
     MESH_RATE_LIMIT, MESH_MAX_SIZE, MESH_MAX_CONNECTIONS, MESH_MAX_PENDING_PER_IP,
     MESH_TRUSTED_PROXIES, MESH_ALLOWED_ORIGINS, MESH_AUTH_TIMEOUT, MESH_ROUTE_TIMEOUT,

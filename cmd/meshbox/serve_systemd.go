@@ -25,7 +25,20 @@ const (
 // startUpdater runs the start-up step of the updater: it execs an installed
 // update (the process image is replaced) or rolls a failed one back.
 func (b *box) startUpdater(ctx context.Context) error {
-	b.updater = &update.Updater{Layout: update.Layout{StateDir: b.stateDir}, Version: version, Logger: b.log.With("component", "update")}
+	keyFile := b.env.Getenv("MESHBOX_UPDATE_KEY")
+	if keyFile == "" {
+		keyFile = update.DefaultKeyFile
+	}
+	b.updater = &update.Updater{Layout: update.Layout{StateDir: b.stateDir}, Version: version,
+		Logger: b.log.With("component", "update"), KeyFile: keyFile}
+	switch pub, err := update.LoadPublicKey(keyFile); {
+	case err == nil:
+		b.log.Info("updates: only binaries signed with the update key are installed", "key_file", keyFile, "key_id", update.KeyID(pub))
+	case errors.Is(err, os.ErrNotExist):
+		b.log.Info("updates: no update key, so unsigned binaries are accepted from the owner (meshbox keygen; docs/security.md)", "key_file", keyFile)
+	default:
+		b.log.Error("updates: the update key cannot be read: every update is refused", "key_file", keyFile, "err", err)
+	}
 	argv := append([]string{"meshbox"}, b.env.Args...)
 	rb, err := b.updater.Start(ctx, argv, os.Environ())
 	if err != nil {
@@ -53,9 +66,10 @@ func (b *box) health() error {
 func (b *box) addSystemd() {
 	b.mux.Handle("/update", update.Handler(update.HandlerOptions{
 		Updater: b.updater,
-		Token:   func() string { return b.token },
-		Restart: b.restart,
-		Logger:  b.log.With("component", "update"),
+		// The owner credential; until internal/auth has one, the relay token.
+		Authorize: update.BearerAuthorizer(func() string { return b.token }),
+		Restart:   b.restart,
+		Logger:    b.log.With("component", "update"),
 	}))
 	n := sdnotify.FromEnv(b.env.Getenv, os.Getpid(), b.log.With("component", "systemd"))
 	healthy := func(context.Context) error { return b.health() }
