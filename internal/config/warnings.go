@@ -14,6 +14,11 @@ func (c *Config) inputWarnings() []string {
 			w = append(w, fmt.Sprintf("warning: output %s: pulse: %s on a switch only sets the length of its \"pulse\" command; a tap-and-release button is kind: momentary", o.ID, o.Pulse))
 		}
 	}
+	for _, d := range c.Serial {
+		if d.Framing != FramingText && len(d.Fields) == 0 {
+			w = append(w, fmt.Sprintf("warning: serial %s: no fields: its values are broadcast as %s_<key> but the layout and page get no widget for them; list the keys under fields:", d.ID, d.ID))
+		}
+	}
 	for _, in := range c.Inputs {
 		if in.Pull == "up" && !in.ActiveLow {
 			what := "input"

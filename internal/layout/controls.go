@@ -17,6 +17,7 @@ var allowedTypes = map[string][]string{
 	KindInput:     {"statusLight", "label"},
 	KindNumber:    {"gauge", "label", "sparkline"},
 	KindText:      {"label"},
+	KindCommand:   {"button"},
 }
 
 // cmdAction is the broadcast_request action carrying the item's command
@@ -72,6 +73,10 @@ func control(it Item, ov config.LayoutItem) (Control, error) {
 			c.Icon = "hand.tap"
 		}
 		c.Action = cmdAction(it, true)
+	case KindCommand:
+		c.Style = "bordered"
+		c.Haptic = "light"
+		c.Action = cmdAction(it, nil)
 	case KindPWM:
 		c.Span = [2]int{1, 4}
 		c.Min, c.Max, c.Step = f64(0), f64(100), f64(1)

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -17,6 +18,7 @@ const (
 	KindInput     = "input"     // bool input -> statusLight
 	KindNumber    = "number"    // numeric field -> gauge / label / sparkline
 	KindText      = "text"      // string field -> label
+	KindCommand   = "command"   // a serial device's fixed command -> button
 )
 
 // Item is one value the layout shows or sets, with the broadcast frame
@@ -74,6 +76,36 @@ func Items(cfg *config.Config) []Item {
 			it.Icon = "text.alignleft"
 		}
 		items = append(items, it)
+	}
+	return append(items, commandItems(cfg)...)
+}
+
+// commandItems are a button per serial device command that takes no value
+// ("led_on: LED 1"), sending {"msg_type":"command","command":NAME,
+// "target":DEVICE}. A command with {{value}} gets no generated control (its
+// range is unknown): send cmd target "DEVICE.NAME" with a value, or add one
+// by hand.
+func commandItems(cfg *config.Config) []Item {
+	var items []Item
+	for _, d := range cfg.Serial {
+		names := make([]string, 0, len(d.Commands))
+		for n, line := range d.Commands {
+			if !strings.Contains(line, "{{value}}") {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			label := d.Label
+			if label == "" {
+				label = d.ID
+			}
+			items = append(items, Item{
+				ID: d.ID + "." + n, Kind: KindCommand, Label: label + " " + strings.ReplaceAll(n, "_", " "),
+				Icon:    "paperplane",
+				Command: map[string]any{"msg_type": "command", "command": n, "target": d.ID},
+			})
+		}
 	}
 	return items
 }
