@@ -70,6 +70,7 @@ func applyDefaults(cfg *Config, pos *positions) {
 		defDur(&cfg.Pairing.Window, DefaultPairingWindow)
 	}
 	fillZero(&cfg.Relay, relay.DefaultConfig())
+	applyHistoryDefaults(&cfg.History)
 	h, _ := lookupHeader(cfg.BoardModel)
 	for i := range cfg.Outputs {
 		o := &cfg.Outputs[i]

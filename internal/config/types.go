@@ -62,6 +62,36 @@ type Config struct {
 	Layout   Layout    `yaml:"layout"`
 	MQTT     *MQTT     `yaml:"mqtt"`
 	Upstream *Upstream `yaml:"upstream"`
+
+	// History is what the box remembers (internal/history; docs/history.md).
+	History History `yaml:"history"`
+}
+
+// History tunes the history kept in StateDir/history: per series (each
+// sensor field, each output's state) raw points, one-minute and
+// fifteen-minute min/avg/max rollups. A retention of 0 disables that tier.
+type History struct {
+	Disabled bool `yaml:"disabled"`
+	// FlushInterval is the most often history is written (default 5m, at
+	// least 10s, at most 1h); a power cut loses at most this window.
+	FlushInterval time.Duration  `yaml:"flush_interval"`
+	Raw           *time.Duration `yaml:"raw"`        // default 24h
+	Rollup1m      *time.Duration `yaml:"rollup_1m"`  // default 168h (7 days)
+	Rollup15m     *time.Duration `yaml:"rollup_15m"` // default 8760h (365 days)
+	// Fields overrides the above per series (a metric key or an output id).
+	Fields map[string]HistoryField `yaml:"fields"`
+}
+
+// HistoryField tunes or disables one series; unset retentions inherit the
+// history block's.
+type HistoryField struct {
+	Disabled  bool           `yaml:"disabled"`
+	Raw       *time.Duration `yaml:"raw"`
+	Rollup1m  *time.Duration `yaml:"rollup_1m"`
+	Rollup15m *time.Duration `yaml:"rollup_15m"`
+	// Resolution rounds readings to a multiple of it (e.g. 0.1); default:
+	// six significant digits.
+	Resolution float64 `yaml:"resolution"`
 }
 
 // Pin is a GPIO line: a BCM number on the board's header, or a line on a named

@@ -63,6 +63,7 @@ func validate(cfg *Config, h board.Header, c *collector) {
 	}
 	v.metricKeys()
 	v.logic()
+	v.history()
 }
 
 func (v *validator) top() {
