@@ -12,9 +12,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/meshbox/meshbox/board"
 	"github.com/meshbox/meshbox/internal/bootcfg"
+	"github.com/meshbox/meshbox/internal/automation"
 	"github.com/meshbox/meshbox/internal/config"
 )
 
@@ -65,6 +67,7 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 	if err := cfg.WriteWiring(env.Stdout); err != nil {
 		return err
 	}
+	writeNextRuns(env.Stdout, cfg, time.Now())
 	w := cfg.Warnings()
 	for _, bw := range bootcfg.Warnings(cfg) {
 		w = append(w, "warning: "+bw.Text)
@@ -76,6 +79,27 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 		plural(len(cfg.Outputs), "output", "outputs"), plural(len(cfg.Inputs), "input", "inputs"),
 		plural(len(cfg.Sensors), "sensor", "sensors"), plural(len(cfg.Serial), "serial device", "serial devices"))
 	return nil
+}
+
+// writeNextRuns prints when each schedule runs next (system time zone).
+func writeNextRuns(w io.Writer, cfg *config.Config, now time.Time) {
+	next := automation.Next(cfg, now, time.Local)
+	if len(next) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(next))
+	for id := range next {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintln(w)
+	for _, id := range ids {
+		if t := next[id]; t.IsZero() {
+			fmt.Fprintf(w, "next     %s: none within a year (no sunrise/sunset at this latitude?)\n", id)
+		} else {
+			fmt.Fprintf(w, "next     %s: %s\n", id, t.Format("Mon 2006-01-02 15:04:05 MST"))
+		}
+	}
 }
 
 // reportConfigError prints each config problem on its own line and returns

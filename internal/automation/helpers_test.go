@@ -323,3 +323,12 @@ func (f *fakeBridge) allOffCount() int {
 	defer f.mu.Unlock()
 	return f.allOffs
 }
+
+func mustConfig(t *testing.T, logic string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(base+logic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

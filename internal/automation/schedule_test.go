@@ -275,3 +275,21 @@ automations:
 		r.wantLog("too many runs; skipped")
 	})
 }
+
+func TestNext(t *testing.T) {
+	loc := berlin(t)
+	cfg := mustConfig(t, `
+location: {lat: 49.734839, lon: 11.156555}
+automations:
+  - {id: a, at: "06:30", do: [{notify: x}]}
+  - {id: c, cron: "0 7 * * 1", do: [{notify: x}]}
+  - {id: s, sunset: "0", do: [{notify: x}]}
+  - {id: w, when: "door", do: [{notify: x}]}
+`)
+	now := time.Date(2024, 7, 15, 12, 0, 0, 0, loc) // a Monday
+	n := Next(cfg, now, loc)
+	f := "2006-01-02 15:04 MST"
+	if len(n) != 3 || n["a"].Format(f) != "2024-07-16 06:30 CEST" || n["c"].Format(f) != "2024-07-22 07:00 CEST" || n["s"].Format(f) != "2024-07-15 21:17 CEST" {
+		t.Errorf("next %v", n)
+	}
+}
