@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/meshbox/meshbox/internal/box"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/pairing"
@@ -49,7 +50,7 @@ func qrCmd(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := pairingPayload(cfg, token, pairing.Resolver{Logger: logger})
+	p, err := box.PairingPayload(cfg, token, pairing.Resolver{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func qrCmd(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	printPairing(env, q, p, *invert)
-	if w := loopbackWarning(cfg, ""); w != "" {
+	if w := box.LoopbackWarning(cfg, ""); w != "" {
 		fmt.Fprintln(env.Stderr, "warning: "+w)
 	}
 	if *pngFile != "" {

@@ -65,10 +65,10 @@ func lkServe(t *testing.T, addr, config, token, stateDir string, board *simhost.
 	env := map[string]string{"MESH_AUTH_TOKEN": token, "MESHBOX_STATE_DIR": stateDir, "XDG_STATE_HOME": stateDir}
 	bx := &lkBox{t: t, addr: ln.Addr().String(), board: board, logs: &syncBuf{}, done: make(chan error, 1)}
 	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: bx.logs}
-	ctx, cancel := context.WithCancel(withSimBoard(context.Background(), board))
+	ctx, cancel := context.WithCancel(context.Background())
 	bx.cancel = cancel
 	args := []string{"-sim", "-config", config}
-	go func() { bx.done <- serve(ctx, e, args, ln) }()
+	go func() { bx.done <- serve(ctx, e, args, serveHooks{ln: ln, board: board}) }()
 	t.Cleanup(func() {
 		bx.stop()
 		if t.Failed() {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/box"
 	"github.com/meshbox/meshbox/internal/update"
 )
 
@@ -147,11 +148,11 @@ func TestE2EUpdate(t *testing.T) {
 	}
 
 	// 3. After the settle time v2 confirms itself: the marker goes.
-	deadline := time.Now().Add(updateSettle + 15*time.Second)
+	deadline := time.Now().Add(box.UpdateSettle + 15*time.Second)
 	for e2euPending(t, lay) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("pending marker still there %s after the push (settle %s); exits %v\n%s",
-				time.Since(pushed).Round(time.Millisecond), updateSettle, sup.exitCodes(), sup.tail())
+				time.Since(pushed).Round(time.Millisecond), box.UpdateSettle, sup.exitCodes(), sup.tail())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,8 +1,8 @@
 package main
 
-// serve: the meshbox process — config → relay → (bridge, page, …) → one HTTP
-// port. Owned by the relay engineer; the bridge, page and appliance hooks
-// plug in at the two marked places (routes and components).
+// serve: the meshbox process — flags, environment, config, state directory,
+// token, listener; internal/box assembles the relay, the bridge and the
+// components behind one HTTP port.
 
 import (
 	"context"
@@ -12,22 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
-	"sync"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/meshbox/meshbox/board"
+	"github.com/meshbox/meshbox/internal/box"
 	"github.com/meshbox/meshbox/internal/config"
-	"github.com/meshbox/meshbox/internal/relay"
+	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/pairing"
 	"github.com/meshbox/meshbox/internal/update"
 )
-
-// shutdownTimeout bounds the graceful stop (relay 1001 closes + HTTP).
-const shutdownTimeout = 5 * time.Second
 
 // serveOptions are the serve command line.
 type serveOptions struct {
@@ -38,42 +32,15 @@ type serveOptions struct {
 	open       bool
 }
 
-// box is one running meshbox: everything serve builds, shared by the
-// components that plug into it.
-type box struct {
-	env  *Env
-	log  *slog.Logger
-	opts serveOptions
-
-	cfg      *config.Config // loaded or built-in demo config
-	stateDir string         // writable state directory (token, restore states, pairing)
-	ln       net.Listener   // bound before the hardware is opened; served by run
-
-	token       string // shared key; "" = open relay
-	tokenSource string // where the token came from (for logs; never the token)
-
-	relay *relay.Server
-	mux   *http.ServeMux // plain HTTP (GET / …); WebSocket upgrades go to relay
-
-	// components run alongside the HTTP server until the context ends.
-	components []component
-
-	hw *hardware // the hardware bridge (serve_bridge.go); nil until addComponents
-
-	updater *update.Updater // LAN updates (serve_systemd.go)
-	restart func()          // stop serving and exit update.ExitCodeRestart
-	fail    func(error)     // stop serving and exit non-zero (systemd restarts)
-}
-
-// component is a long-running part of the box (the bridge, sd_notify, …).
-// run must return when ctx is done; an error stops the whole box.
-type component struct {
-	name string
-	run  func(ctx context.Context) error
+// serveHooks are what tests hand serve: a bound listener and the simulated
+// board they inspect (nil: serve binds and picks the hardware itself).
+type serveHooks struct {
+	ln    net.Listener
+	board *simhost.Board
 }
 
 func serveCmd(ctx context.Context, env *Env, args []string) error {
-	return serve(ctx, env, args, nil)
+	return serve(ctx, env, args, serveHooks{})
 }
 
 // serveFlagSet declares the serve flags into o (also printed by usage).
@@ -126,9 +93,11 @@ func checkListen(addr string) error {
 	return nil
 }
 
-// serve runs the box until ctx is done. ln, when not nil, is used instead of
-// listening on the configured address (tests).
-func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error {
+// serve runs the box until ctx is done: flags, config, state directory,
+// an installed update (exec'd), token, relay limits from the environment
+// and the listener are resolved here; internal/box assembles and runs the
+// rest.
+func serve(ctx context.Context, env *Env, args []string, hooks serveHooks) error {
 	opts, err := parseServeFlags(env, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -136,201 +105,123 @@ func serve(ctx context.Context, env *Env, args []string, ln net.Listener) error 
 		}
 		return err
 	}
-	// A cancel cause tells how serving ended: the caller's ctx (a signal:
-	// exit 0), update.ErrRestart (exit 3) or a failure (exit 1).
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	b := &box{
-		env:  env,
-		opts: opts,
-		log:  slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel(env.Getenv)})),
-		mux:  http.NewServeMux(),
-	}
-	b.restart = func() { cancel(update.ErrRestart) }
-	b.fail = func(err error) { cancel(err) }
-	if err := b.loadConfig(); err != nil {
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel(env.Getenv)}))
+	cfg, err := loadServeConfig(opts.configPath, log)
+	if err != nil {
 		return err
 	}
-	b.stateDir = b.resolveStateDir()
-	if err := b.startUpdater(ctx); err != nil { // may exec an installed update (serve_systemd.go)
+	stateDir := resolveStateDir(env.Getenv, cfg, log)
+	updater := newUpdater(env.Getenv, stateDir, log)
+	if err := startUpdater(ctx, env, updater, log); err != nil { // may exec an installed update
 		return err
 	}
-	if err := b.resolveToken(); err != nil {
+	token, tokenSource, err := resolveToken(env.Getenv, opts.open, cfg, stateDir, log)
+	if err != nil {
 		return err
 	}
-	rcfg := b.cfg.Relay
+	rcfg := cfg.Relay
 	if err := rcfg.ApplyEnv(env.Getenv); err != nil {
 		return fmt.Errorf("relay settings: %w", err)
 	}
-	rcfg.AuthToken = b.token
 	// Bind before the hardware is touched: a port in use or a bad address
 	// fails here, with every output untouched. Nothing is served (no
-	// WebSocket client is accepted) until run, after the boot states.
+	// WebSocket client is accepted) until Run, after the boot states.
+	addr := cfg.Listen
+	if opts.listenSet || addr == "" {
+		addr = opts.listen
+	}
+	ln := hooks.ln
 	if ln == nil {
-		addr := b.listenAddr()
 		if ln, err = net.Listen("tcp", addr); err != nil {
 			return fmt.Errorf("cannot listen on %s: %w (hardware left untouched; choose another -listen)", addr, err)
 		}
 	}
 	defer ln.Close()
-	b.ln = ln
-	b.relay = relay.New(rcfg, b.log)
-
-	b.routes()
-	defer b.closeBridge() // bridge: exit states on return and on panic (serve_bridge.go)
-	if err := b.addComponents(ctx); err != nil {
+	cfg.Listen = addr
+	bx, err := box.New(box.Options{
+		Config: cfg, Logger: log, Listener: ln, StateDir: stateDir,
+		Token: token, TokenSource: tokenSource, Relay: rcfg,
+		Sim: opts.sim, Board: hooks.board, Version: version, Updater: updater,
+		Getenv: env.Getenv, ConsoleQR: consoleQR(env),
+	})
+	if err != nil {
 		return err
 	}
-	if err := b.run(ctx, ln); err != nil {
-		return err
-	}
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	return nil
+	return bx.Run(ctx) // exit states on return and on a panic
 }
 
-// loadConfig reads -config, else the default file when present, else the
-// built-in demo (simulated board).
-func (b *box) loadConfig() error {
-	path := b.opts.configPath
+// loadServeConfig reads path, else the default file when present, else
+// the built-in demo (simulated board).
+func loadServeConfig(path string, log *slog.Logger) (*config.Config, error) {
 	if path == "" {
 		if _, err := os.Stat(config.DefaultPath); err == nil {
 			path = config.DefaultPath
 		}
 	}
 	if path == "" {
-		b.cfg = config.Demo()
-		b.log.Info("no config file, using the built-in demo config", "hint", "meshbox -config FILE")
-	} else {
-		// board: auto resolves pins against the board this runs on.
-		detected, _ := board.DetectFS(os.ReadFile)
-		cfg, err := config.LoadFor(path, detected)
-		if err != nil {
-			return err
-		}
-		b.cfg = cfg
-		b.log.Info("config loaded", "path", path)
+		log.Info("no config file, using the built-in demo config", "hint", "meshbox -config FILE")
+		return config.Demo(), nil
+	}
+	// board: auto resolves pins against the board this runs on.
+	detected, _ := board.DetectFS(os.ReadFile)
+	cfg, err := config.LoadFor(path, detected)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("config loaded", "path", path)
+	return cfg, nil
+}
+
+// newUpdater is the LAN updater of stateDir; MESHBOX_UPDATE_KEY (default
+// update.DefaultKeyFile) names the key updates must be signed with.
+func newUpdater(getenv func(string) string, stateDir string, log *slog.Logger) *update.Updater {
+	keyFile := getenv("MESHBOX_UPDATE_KEY")
+	if keyFile == "" {
+		keyFile = update.DefaultKeyFile
+	}
+	u := &update.Updater{Layout: update.Layout{StateDir: stateDir}, Version: version,
+		Logger: log.With("component", "update"), KeyFile: keyFile}
+	switch pub, err := update.LoadPublicKey(keyFile); {
+	case err == nil:
+		log.Info("updates: only binaries signed with the update key are installed", "key_file", keyFile, "key_id", update.KeyID(pub))
+	case errors.Is(err, os.ErrNotExist):
+		log.Info("updates: no update key, so unsigned binaries are accepted from the owner (meshbox keygen; docs/security.md)", "key_file", keyFile)
+	default:
+		log.Error("updates: the update key cannot be read: every update is refused", "key_file", keyFile, "err", err)
+	}
+	return u
+}
+
+// startUpdater runs the start-up step of the updater: it execs an installed
+// update (the process image is replaced) or rolls a failed one back.
+func startUpdater(ctx context.Context, env *Env, u *update.Updater, log *slog.Logger) error {
+	argv := append([]string{"meshbox"}, env.Args...)
+	rb, err := u.Start(ctx, argv, os.Environ())
+	if err != nil {
+		return err
+	}
+	if rb != nil {
+		log.Warn("update rolled back", "version", rb.Version, "reason", rb.Reason)
 	}
 	return nil
 }
 
-// listenAddr is -listen when given, else the config's listen, else :8765.
-// Once bound, a port 0 ("pick one") reads as the port the system chose.
-func (b *box) listenAddr() string {
-	addr := b.cfg.Listen
-	if b.opts.listenSet || addr == "" {
-		addr = b.opts.listen
+// consoleQR prints the pairing QR when stdout is a terminal; under a
+// service manager stdout is a log, and the QR carries the token: nil makes
+// the box log a hint instead.
+func consoleQR(env *Env) func(pairing.Payload) {
+	f, ok := env.Stdout.(*os.File)
+	if !ok {
+		return nil
 	}
-	if b.ln == nil {
-		return addr
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr
-	}
-	if ta, ok := b.ln.Addr().(*net.TCPAddr); ok {
-		return net.JoinHostPort(host, strconv.Itoa(ta.Port))
-	}
-	return addr
-}
-
-// routes registers the plain-HTTP handlers.
-//
-// HOOK: the page, /metrics, pairing endpoints … register here on b.mux.
-func (b *box) routes() {
-	// The page (GET /, /layout.json, /pairing.png, /healthz, /metrics) is
-	// registered by addPage (serve_page.go), once the bridge exists.
-}
-
-// addComponents creates the long-running parts that join the relay.
-//
-// HOOK: the bridge (b.relay.Pipe, b.cfg, b.opts.sim), sd_notify, mDNS …
-// append themselves to b.components here.
-func (b *box) addComponents(ctx context.Context) error {
-	if err := b.addBridge(ctx); err != nil { // boot states before listening (serve_bridge.go)
-		return err
-	}
-	if err := b.addLinks(); err != nil { // mqtt: and upstream: (serve_upstream.go)
-		return err
-	}
-	if err := b.addPage(ctx); err != nil { // page, pairing, layout push, mDNS (serve_page.go)
-		return err
-	}
-	b.addSystemd() // sd_notify, watchdog, POST /update (serve_systemd.go)
-	return nil
-}
-
-// handler sends WebSocket upgrades (any path) to the relay, the rest to mux.
-func (b *box) handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if websocket.IsWebSocketUpgrade(r) {
-			b.relay.ServeHTTP(w, b.relayRequest(r)) // the page's own origin (serve_page.go)
-			return
+	return func(p pairing.Payload) {
+		if q, err := pairing.NewQR(p.JSON()); err == nil {
+			printPairing(env, q, p, false)
 		}
-		b.mux.ServeHTTP(w, r)
-	})
-}
-
-// run serves until ctx is done or a component fails, then stops gracefully:
-// every WebSocket is closed with 1001 and the HTTP server is shut down.
-func (b *box) run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           b.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 	}
-	b.log.Info("meshbox serving", "version", version, "listen", ln.Addr().String(),
-		"auth", b.authMode(), "token_source", b.tokenSource, "state_dir", b.stateDir, "hardware", b.hardwareDesc())
-
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1+len(b.components))
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
-	var wg sync.WaitGroup
-	for _, c := range b.components {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.run(cctx); err != nil && cctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", c.name, err)
-			}
-		}()
-	}
-
-	var failure error
-	select {
-	case <-ctx.Done():
-		b.log.Info("shutting down")
-	case failure = <-errc:
-		b.log.Error("stopping", "err", failure)
-	}
-	sctx, scancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer scancel()
-	var rerr, herr error
-	var sw sync.WaitGroup
-	sw.Add(2)
-	go func() { defer sw.Done(); rerr = b.relay.Close(sctx) }()
-	go func() { defer sw.Done(); herr = srv.Shutdown(sctx) }()
-	sw.Wait()
-	cancel()
-	wg.Wait()
-	if rerr != nil || herr != nil {
-		b.log.Warn("unclean shutdown", "relay", rerr, "http", herr)
-	}
-	b.log.Info("stopped", "stats", fmt.Sprintf("%+v", b.relay.Stats()))
-	return failure
-}
-
-func (b *box) authMode() string {
-	if b.token == "" {
-		return "none"
-	}
-	return "token"
 }
 
 // logLevel reads MESHBOX_LOG_LEVEL (debug, info, warn, error; default info).

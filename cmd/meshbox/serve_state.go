@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +21,16 @@ const tokenFile = "token" // the name the pairing code (serve_page.go, meshbox q
 // config's state_dir, else /var/lib/meshbox. When it is not writable (a
 // laptop without root), it falls back to $XDG_STATE_HOME/meshbox or
 // ~/.local/state/meshbox, with a log line.
-func (b *box) resolveStateDir() string {
-	dirs := stateDirs(b.env.Getenv, b.cfg)
+func resolveStateDir(getenv func(string) string, cfg *config.Config, log *slog.Logger) string {
+	dirs := stateDirs(getenv, cfg)
 	if writableDir(dirs[0]) {
 		return dirs[0]
 	}
 	if len(dirs) > 1 && writableDir(dirs[1]) {
-		b.log.Warn("state directory not writable, using a fallback", "wanted", dirs[0], "using", dirs[1])
+		log.Warn("state directory not writable, using a fallback", "wanted", dirs[0], "using", dirs[1])
 		return dirs[1]
 	}
-	b.log.Warn("no writable state directory; generated secrets will not persist", "wanted", dirs[0])
+	log.Warn("no writable state directory; generated secrets will not persist", "wanted", dirs[0])
 	return dirs[0]
 }
 
@@ -73,34 +74,34 @@ func writableDir(dir string) bool {
 // resolveToken decides the relay's shared key: -open or auth: none ⇒ none
 // (warned); else MESH_AUTH_TOKEN; else the config's token; else the one
 // stored in the state directory, generated (mode 0600) on first start.
-func (b *box) resolveToken() error {
+func resolveToken(getenv func(string) string, open bool, cfg *config.Config, stateDir string, log *slog.Logger) (token, source string, err error) {
 	switch {
-	case b.opts.open:
-		b.token, b.tokenSource = "", "-open"
-	case b.cfg != nil && strings.EqualFold(b.cfg.Auth, "none"):
-		b.token, b.tokenSource = "", "config auth: none"
-	case b.env.Getenv("MESH_AUTH_TOKEN") != "":
-		b.token, b.tokenSource = b.env.Getenv("MESH_AUTH_TOKEN"), "env MESH_AUTH_TOKEN"
-	case b.cfg != nil && b.cfg.Token != "":
-		b.token, b.tokenSource = b.cfg.Token, "config file"
+	case open:
+		token, source = "", "-open"
+	case cfg != nil && strings.EqualFold(cfg.Auth, "none"):
+		token, source = "", "config auth: none"
+	case getenv("MESH_AUTH_TOKEN") != "":
+		token, source = getenv("MESH_AUTH_TOKEN"), "env MESH_AUTH_TOKEN"
+	case cfg != nil && cfg.Token != "":
+		token, source = cfg.Token, "config file"
 	default:
-		tok, created, err := loadOrCreateToken(filepath.Join(b.stateDir, tokenFile))
+		tok, created, err := loadOrCreateToken(filepath.Join(stateDir, tokenFile))
 		if err != nil {
-			return fmt.Errorf("auth token: %w (set MESH_AUTH_TOKEN, or use -open)", err)
+			return "", "", fmt.Errorf("auth token: %w (set MESH_AUTH_TOKEN, or use -open)", err)
 		}
-		b.token = tok
-		b.tokenSource = "stored in " + filepath.Join(b.stateDir, tokenFile)
+		token = tok
+		source = "stored in " + filepath.Join(stateDir, tokenFile)
 		if created {
-			b.tokenSource = "generated, " + b.tokenSource
+			source = "generated, " + source
 		}
 	}
-	if b.token == "" {
-		b.log.Warn("AUTHENTICATION IS OFF: anyone on the network can join the relay", "reason", b.tokenSource)
+	if token == "" {
+		log.Warn("AUTHENTICATION IS OFF: anyone on the network can join the relay", "reason", source)
 	} else {
 		// No fingerprint: even a short hash confirms a guessed weak token.
-		b.log.Info("auth token", "source", b.tokenSource)
+		log.Info("auth token", "source", source)
 	}
-	return nil
+	return token, source, nil
 }
 
 // loadOrCreateToken reads the token at path, or creates a random one there

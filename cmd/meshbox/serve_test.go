@@ -60,11 +60,8 @@ func startServeOn(t *testing.T, board *simhost.Board, env map[string]string, arg
 	logs = &syncBuf{}
 	e := &Env{Args: args, Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs}
 	ctx, cancel := context.WithCancel(context.Background())
-	if board != nil {
-		ctx = withSimBoard(ctx, board)
-	}
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, e, args, ln) }()
+	go func() { done <- serve(ctx, e, args, serveHooks{ln: ln, board: board}) }()
 	var once sync.Once
 	var serr error
 	stop = func() error {
@@ -173,12 +170,12 @@ func TestServeOpenMode(t *testing.T) {
 
 func TestServeBadFlagsAndEnv(t *testing.T) {
 	e := &Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
-	if err := serve(context.Background(), e, []string{"-nope"}, nil); exitCode(err) != 2 {
+	if err := serve(context.Background(), e, []string{"-nope"}, serveHooks{}); exitCode(err) != 2 {
 		t.Fatalf("bad flag: %v", err)
 	}
 	env := map[string]string{"MESH_RATE_LIMIT": "fast", "MESHBOX_STATE_DIR": t.TempDir(), "MESH_AUTH_TOKEN": "x"}
 	e.Getenv = func(k string) string { return env[k] }
-	err := serve(context.Background(), e, nil, nil)
+	err := serve(context.Background(), e, nil, serveHooks{})
 	if err == nil || !strings.Contains(err.Error(), "MESH_RATE_LIMIT") {
 		t.Fatalf("bad env: %v", err)
 	}
@@ -193,11 +190,10 @@ func TestStateDirFallback(t *testing.T) {
 	ro := filepath.Join(file, "state")
 	xdg := t.TempDir()
 	logs := &syncBuf{}
-	b := &box{env: &Env{Getenv: func(k string) string {
+	getenv := func(k string) string {
 		return map[string]string{"MESHBOX_STATE_DIR": ro, "XDG_STATE_HOME": xdg}[k]
-	}}}
-	b.log = newTestLogger(logs)
-	if got := b.resolveStateDir(); got != filepath.Join(xdg, "meshbox") {
+	}
+	if got := resolveStateDir(getenv, nil, newTestLogger(logs)); got != filepath.Join(xdg, "meshbox") {
 		t.Fatalf("state dir %s", got)
 	}
 	if !strings.Contains(logs.String(), "fallback") {

@@ -108,9 +108,9 @@ func TestBindFailsBeforeHardware(t *testing.T) {
 	env := map[string]string{"MESH_AUTH_TOKEN": "tok-bind-test", "MESHBOX_STATE_DIR": dir}
 	logs := &syncBuf{}
 	e := &Env{Args: nil, Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: logs, Stderr: logs}
-	ctx, cancel := context.WithTimeout(withSimBoard(context.Background(), board), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = serve(ctx, e, []string{"-sim", "-listen", busy.Addr().String()}, nil)
+	err = serve(ctx, e, []string{"-sim", "-listen", busy.Addr().String()}, serveHooks{board: board})
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "cannot listen on "+busy.Addr().String()) ||
 		!strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "hardware left untouched") {
 		t.Fatalf("serve on a busy port = %v (exit %d)", err, exitCode(err))

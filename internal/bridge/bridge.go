@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,16 +23,24 @@ var (
 	ErrHardware      = errors.New("hardware error")
 	ErrUnknownCmd    = errors.New("unknown command")
 	ErrClosed        = errors.New("bridge is shut down")
+	// ErrBusy: the command could not be applied promptly (its outputs
+	// were busy, or it waited too long in the intake); nothing moved.
+	ErrBusy = errors.New("busy")
 	// ErrBadValue is wrapped by every value that cannot be applied.
 	ErrBadValue = errBadValue
 )
 
-// Mesh is where the bridge sends its frames. Broadcast sends payload as a
-// broadcast_request; it must not block for long (a remote link queues).
-// Frames from the mesh come in through HandleBroadcast and HandleRouted.
-type Mesh interface {
-	Broadcast(ctx context.Context, payload any) error
-}
+// Outcomes of commands that did not run to completion at once.
+var (
+	// errScheduled: the switch-on waits for an interlock dead time; the
+	// command is answered when it happens. Never returned by Apply.
+	errScheduled = errors.New("scheduled after the interlock dead time")
+	// errSuperseded answers a scheduled switch-on cancelled by a newer
+	// command for the same interlock group.
+	errSuperseded = fmt.Errorf("%w: superseded by a newer command for the interlock group", ErrBusy)
+	// errAllOff answers commands cancelled by all_off.
+	errAllOff = fmt.Errorf("%w: cancelled by all_off", ErrBusy)
+)
 
 // SensorReader reads one sensor: driver field name -> value.
 type SensorReader interface {
@@ -51,13 +58,6 @@ type Options struct {
 	// OnPairingButton is called (on its own goroutine) when an input marked
 	// pairing: true is pressed.
 	OnPairingButton func()
-}
-
-// Change is one control value change, delivered to subscribers.
-type Change struct {
-	V     uint64 // snapshot version after the change
-	ID    string // control id
-	Value any    // bool, float64 or string
 }
 
 // Bridge drives the configured hardware and speaks to the mesh. All
@@ -78,6 +78,10 @@ type Bridge struct {
 	serials    map[string]*serialDev
 	serialList []*serialDev
 	persistOn  bool
+	quiet      map[string]bool // inputs with broadcast "none": no state frame
+	edges      map[string]bool // inputs with broadcast "event": input frames too
+	pub        *publisher
+	intake     *intake
 	base       context.Context // cancelled by Shutdown
 	cancel     context.CancelFunc
 
@@ -85,9 +89,6 @@ type Bridge struct {
 	mu      sync.Mutex
 	v       uint64
 	values  map[string]any
-	subs    map[int]func(Change)
-	meshes  map[int]Mesh
-	nextKey int
 	running bool
 
 	persistKick chan struct{} // cap 1; never closed
@@ -123,20 +124,23 @@ func New(cfg *config.Config, host gpio.Host, opts Options) (*Bridge, error) {
 		base:        ctx,
 		cancel:      cancel,
 		values:      make(map[string]any),
-		subs:        make(map[int]func(Change)),
-		meshes:      make(map[int]Mesh),
+		quiet:       make(map[string]bool),
+		edges:       make(map[string]bool),
+		pub:         newPublisher(),
 		persistKick: make(chan struct{}, 1),
 		persistDone: make(chan struct{}),
 	}
-	if err := b.openOutputs(); err != nil {
+	fail := func(err error) (*Bridge, error) {
 		b.driveExit()
 		cancel()
+		b.pub.close()
 		return nil, err
 	}
+	if err := b.openOutputs(); err != nil {
+		return fail(err)
+	}
 	if err := b.openInputs(); err != nil {
-		b.driveExit()
-		cancel()
-		return nil, err
+		return fail(err)
 	}
 	for _, s := range cfg.Sensors {
 		b.sensors = append(b.sensors, &sensorRunner{cfg: s, filters: filter.ForSensor(s)})
@@ -153,6 +157,7 @@ func New(cfg *config.Config, host gpio.Host, opts Options) (*Bridge, error) {
 		b.serials[s.ID] = d
 		b.serialList = append(b.serialList, d)
 	}
+	b.intake = newIntake(b)
 	if b.persistOn {
 		go b.persistLoop()
 	} else {
@@ -222,53 +227,13 @@ func (b *Bridge) SafeExit() {
 func (b *Bridge) Shutdown() {
 	b.shutOnce.Do(func() {
 		b.closing.Store(true)
+		b.driveExit() // ahead of everything: the intake is stopped after
 		b.cancel()
-		b.driveExit()
+		b.intake.stop()
 		<-b.persistDone
+		b.pub.close()
 		b.log.Info("outputs in their exit state")
 	})
-}
-
-// Attach adds a mesh the bridge broadcasts to (the in-process relay, an
-// upstream relay). detach removes it.
-func (b *Bridge) Attach(m Mesh) (detach func()) { return register(b, b.meshes, m) }
-
-// register adds v to one of the bridge's keyed tables (meshes, subs) and
-// returns the function that removes it.
-func register[T any](b *Bridge, table map[int]T, v T) (remove func()) {
-	b.mu.Lock()
-	k := b.nextKey
-	b.nextKey++
-	table[k] = v
-	b.mu.Unlock()
-	return func() {
-		b.mu.Lock()
-		delete(table, k)
-		b.mu.Unlock()
-	}
-}
-
-// broadcast sends payload to every attached mesh; failures are logged.
-func (b *Bridge) broadcast(ctx context.Context, payload any) {
-	b.mu.Lock()
-	meshes := make([]Mesh, 0, len(b.meshes))
-	for _, m := range b.meshes {
-		meshes = append(meshes, m)
-	}
-	b.mu.Unlock()
-	if len(meshes) == 0 {
-		return
-	}
-	raw, err := json.Marshal(payload) // once for every mesh
-	if err != nil {
-		b.log.Error("encode broadcast", "err", err)
-		return
-	}
-	for _, m := range meshes {
-		if err := m.Broadcast(ctx, json.RawMessage(raw)); err != nil && ctx.Err() == nil {
-			b.log.Debug("broadcast", "err", err)
-		}
-	}
 }
 
 // Snapshot returns the snapshot version and a copy of every control's
@@ -283,40 +248,39 @@ func (b *Bridge) Snapshot() (uint64, map[string]any) {
 	return b.v, m
 }
 
-// Subscribe calls fn after every change until cancel is called. fn runs on
-// the goroutine that made the change (an output's lock may be held): it
-// must not block nor call back into the bridge (hand off to a goroutine or
-// a channel). Changes of one control arrive in order.
-func (b *Bridge) Subscribe(fn func(Change)) (cancel func()) { return register(b, b.subs, fn) }
-
-// record stores a control value; it bumps v and notifies subscribers when
-// the value changed. It reports whether it changed.
-func (b *Bridge) record(id string, value any) bool {
+// record stores a control value and bumps v when it changed. For an
+// output or input (state true) it publishes an EventState, also when the
+// value did not change and resync is set (a refused command: tell everyone
+// the actual value). It reports whether the value changed.
+func (b *Bridge) record(id string, value any, state, resync bool) bool {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if old, ok := b.values[id]; ok && old == value {
-		b.mu.Unlock()
+		if state && resync {
+			b.pub.emit(Event{Kind: EventState, V: b.v, ID: id, Value: value})
+		}
 		return false
 	}
 	b.values[id] = value
 	b.v++
-	c := Change{V: b.v, ID: id, Value: value}
-	var subs []func(Change)
-	for _, fn := range b.subs {
-		subs = append(subs, fn)
-	}
-	b.mu.Unlock()
-	for _, fn := range subs {
-		fn(c)
+	if state {
+		b.pub.emit(Event{Kind: EventState, V: b.v, ID: id, Value: value})
 	}
 	return true
 }
 
-// recordMany stores several values (one sensor reading) as one change per
-// changed value.
-func (b *Bridge) recordMany(vals map[string]any) {
-	for k, v := range vals {
-		b.record(k, v)
+// recordReading stores the fields of one sensor or serial reading and
+// publishes them as one EventMetrics.
+func (b *Bridge) recordReading(source string, fields map[string]any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, v := range fields {
+		if old, ok := b.values[k]; !ok || old != v {
+			b.values[k] = v
+			b.v++
+		}
 	}
+	b.pub.emit(Event{Kind: EventMetrics, V: b.v, Source: source, Fields: fields})
 }
 
 // sleepCtx waits d or until ctx is done.

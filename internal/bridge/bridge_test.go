@@ -60,8 +60,7 @@ func newTest(t *testing.T, cfg *config.Config, h *fakeHost, o Options, hostOpt .
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m := newFakeMesh()
-	b.Attach(m)
+	m := newFakeMesh(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { b.Run(ctx); close(done) }()
@@ -69,6 +68,7 @@ func newTest(t *testing.T, cfg *config.Config, h *fakeHost, o Options, hostOpt .
 		cancel()
 		<-done
 		b.Shutdown()
+		m.close()
 	})
 	return b, m
 }
@@ -213,12 +213,14 @@ func TestCommandsStateAndAck(t *testing.T) {
 		}
 	}
 	// Own echoes and junk are ignored without a reply.
+	m.sync(t, b)
 	n := len(m.all())
 	for _, p := range []string{`{"msg_type":"state","target":"relay1","value":true}`, `{"msg_type":"metrics","source":"x","x_t":1}`, `[1,2]`, `"str"`, `{bad`, `{"msg_type":"cmd","target":{"a":1}}`} {
 		cmd(t, b, p)
 	}
-	if got := len(m.all()); got != n {
-		t.Errorf("echoes produced %d frames", got-n)
+	m.sync(t, b)
+	if got := len(m.all()); got != n+1 {
+		t.Errorf("echoes produced %d frames", got-n-1)
 	}
 	st := b.Stats()
 	if st.CommandsOK < 7 || st.CommandsFailed < 6 || st.OutputSwitches["relay1"] != 2 {
@@ -343,11 +345,19 @@ func TestInterlockNeverBothOn(t *testing.T) {
 		t.Fatalf("both interlocked outputs on %d times", v)
 	}
 	// Break before make: switching B on turns A off first, with dead time.
-	b.Apply(ctx, "heatB", false, "t")
-	b.Apply(ctx, "heatA", true, "t")
-	for len(m.ch) > 0 {
-		<-m.ch
+	drain := func() {
+		m.sync(t, b)
+		for len(m.ch) > 0 {
+			<-m.ch
+		}
 	}
+	b.Apply(ctx, "heatB", false, "t")
+	drain()
+	b.Apply(ctx, "heatA", true, "t") // may wait for the dead time after heatB
+	if !h.level(5) {
+		m.wait(t, "A on", isMsg("state", "target", "heatA", "value", true))
+	}
+	drain()
 	start := time.Now()
 	if _, err := b.Apply(ctx, "heatB", true, "t"); err != nil {
 		t.Fatal(err)
@@ -382,9 +392,7 @@ func TestAllOff(t *testing.T) {
 func TestSnapshotAndSubscribe(t *testing.T) {
 	h := newFakeHost()
 	b, m := newTest(t, testConfig(t.TempDir()), h, Options{})
-	var mu sync.Mutex
-	var changes []Change
-	cancel := b.Subscribe(func(c Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() })
+	sub := b.Subscribe("t", SubscribeOptions{Kinds: []EventKind{EventState}})
 	v0, _ := b.Snapshot()
 	cmd(t, b, `{"msg_type":"control_sync_request","from":"iPhone","dynamic":[]}`)
 	s1 := m.wait(t, "snapshot", isMsg("control_snapshot"))
@@ -406,12 +414,21 @@ func TestSnapshotAndSubscribe(t *testing.T) {
 	if s2["controls"].(map[string]any)["relay1"] != true {
 		t.Errorf("relay1 not in new snapshot: %v", s2)
 	}
-	cancel()
+	select {
+	case ev := <-sub.C():
+		if ev.Kind != EventState || ev.ID != "relay1" || ev.Value != true || ev.V != uint64(s2["v"].(float64)) {
+			t.Errorf("event = %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no state event")
+	}
+	sub.Close()
 	b.Apply(context.Background(), "relay1", false, "t")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 1 || changes[0].ID != "relay1" || changes[0].Value != true || changes[0].V != uint64(s2["v"].(float64)) {
-		t.Errorf("changes = %+v", changes)
+	if ev, ok := <-sub.C(); ok {
+		t.Errorf("event after Close: %+v", ev)
+	}
+	if sub.Dropped() != 0 {
+		t.Errorf("dropped = %d", sub.Dropped())
 	}
 }
 
@@ -427,7 +444,9 @@ func TestRouted(t *testing.T) {
 		{"set_relay1", `{"value":"true","_cmd":"r1","_from":"ed"}`, true, true},
 		{"set_dim", `{"target":"30"}`, true, 30.0},
 		{"set_heatA", `true`, true, true},
-		{"set", `{"target":"heatB","value":1}`, true, true},
+		// heatA went on just before: heatB's switch-on waits for the dead
+		// time (scheduled); the reply says how it is now.
+		{"set", `{"target":"heatB","value":1}`, true, false},
 		{"cmd", `{"target":"relay1","value":false}`, true, false},
 		{"command", `{"command":"toggle","target":"relay1"}`, true, true},
 		{"set_nope", `{"value":1}`, false, nil},
@@ -442,6 +461,7 @@ func TestRouted(t *testing.T) {
 		}
 	}
 	m.wait(t, "routed ack", isMsg("command_ack", "cmd_id", "r1", "to", "ed", "ok", true))
+	m.wait(t, "heatB on after the dead time", isMsg("state", "target", "heatB", "value", true))
 	if h.level(5) || !h.level(6) {
 		t.Errorf("interlock not enforced on routed set: A=%v B=%v", h.level(5), h.level(6))
 	}

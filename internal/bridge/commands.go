@@ -32,45 +32,45 @@ func (m inMsg) value() any {
 	return nil
 }
 
-type ackMsg struct {
-	MsgType string `json:"msg_type"`
-	CmdID   string `json:"cmd_id"`
-	To      string `json:"to,omitempty"`
-	OK      bool   `json:"ok"`
-	Error   string `json:"error,omitempty"`
-}
-
-type snapshotMsg struct {
-	MsgType  string         `json:"msg_type"`
-	To       string         `json:"to,omitempty"`
-	V        uint64         `json:"v"`
-	Controls map[string]any `json:"controls"`
-}
-
-// HandleBroadcast handles the payload of a broadcast frame from the mesh:
-// commands (cmd, set, command) and control_sync_request. Anything else
-// (including the bridge's own echoes) is ignored.
+// HandleBroadcast handles the payload of a broadcast frame from the mesh
+// synchronously: commands (cmd, set, command) and control_sync_request.
+// Anything else (including the bridge's own echoes) is ignored. A member
+// of a relay uses the intake instead (Receive), which never waits.
 func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
-	if len(payload) == 0 || payload[0] != '{' {
+	m, mt, ok := parseCommand(payload)
+	if !ok {
 		return
 	}
-	var m inMsg
-	if json.Unmarshal(payload, &m) != nil {
-		return
-	}
-	switch mt := m.str("msg_type"); mt {
-	case "cmd", "set", "command":
-		_, err := b.execute(ctx, mt, m)
-		b.ack(ctx, m, err)
+	switch mt {
 	case "control_sync_request":
-		b.SendSnapshot(ctx, m.str("from"))
+		b.SendSnapshot(m.str("from"))
+	default:
+		_, err := b.execute(ctx, mt, m)
+		b.ack(m, err)
 	}
 }
 
-// SendSnapshot broadcasts a control_snapshot addressed to (may be empty).
-func (b *Bridge) SendSnapshot(ctx context.Context, to string) {
+// parseCommand decodes a broadcast payload the bridge acts on; ok is false
+// for anything else (states, metrics, acks: the bridge's own shapes).
+func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
+	if len(payload) == 0 || payload[0] != '{' {
+		return nil, "", false
+	}
+	if json.Unmarshal(payload, &m) != nil {
+		return nil, "", false
+	}
+	switch mt = m.str("msg_type"); mt {
+	case "cmd", "set", "command", "control_sync_request":
+		return m, mt, true
+	}
+	return nil, "", false
+}
+
+// SendSnapshot publishes a control_snapshot addressed to to (may be empty)
+// as an EventSnapshot; every member sends it.
+func (b *Bridge) SendSnapshot(to string) {
 	v, controls := b.Snapshot()
-	b.broadcast(ctx, snapshotMsg{MsgType: "control_snapshot", To: to, V: v, Controls: controls})
+	b.pub.emit(Event{Kind: EventSnapshot, To: to, V: v, Controls: controls})
 }
 
 // RoutedTypes lists the routed (route_msg inner) frame types the bridge
@@ -135,7 +135,10 @@ func (b *Bridge) HandleRouted(ctx context.Context, typ string, payload json.RawM
 		return nil
 	}
 	res, err := b.execute(ctx, typ, m)
-	b.ack(ctx, m, err)
+	b.ack(m, err)
+	if errors.Is(err, errScheduled) {
+		err = nil
+	}
 	if err != nil {
 		return map[string]any{"ok": false, "error": err.Error()}
 	}
@@ -160,28 +163,39 @@ func toRaw(v any) json.RawMessage {
 }
 
 // ack logs the outcome of a command from the mesh and answers it when it
-// carried _cmd.
-func (b *Bridge) ack(ctx context.Context, m inMsg, err error) {
+// carried _cmd. A scheduled switch-on (errScheduled) is answered when it
+// happens or is cancelled.
+func (b *Bridge) ack(m inMsg, err error) {
 	target := m.str("target")
 	if target == "" {
 		target = m.str("key")
 	}
+	if errors.Is(err, errScheduled) {
+		return
+	}
 	b.logOutcome(m.str("_from"), m.str("command"), target, err)
+	b.answer(ackTo{cmd: m.str("_cmd"), to: m.str("_from")}, err)
+}
+
+// answer counts a command's outcome and publishes its command_ack when it
+// carried an id. It only emits an event: safe under an output lock.
+func (b *Bridge) answer(a ackTo, err error) {
 	if err != nil {
 		b.stats.commandsFailed.Add(1)
 	} else {
 		b.stats.commandsOK.Add(1)
 	}
-	id := m.str("_cmd")
-	if id == "" {
+	if a.cmd == "" {
 		return
 	}
-	a := ackMsg{MsgType: "command_ack", CmdID: id, To: m.str("_from"), OK: err == nil}
+	ev := Event{Kind: EventAck, CmdID: a.cmd, To: a.to, OK: err == nil}
 	if err != nil {
-		a.Error = err.Error()
+		ev.Err = err.Error()
 	}
-	b.broadcast(ctx, a)
+	b.pub.emit(ev)
 }
+
+func ackOf(m inMsg) ackTo { return ackTo{cmd: m.str("_cmd"), to: m.str("_from")} }
 
 type result struct {
 	target string
@@ -200,7 +214,7 @@ func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error
 	if target == "" {
 		return result{}, fmt.Errorf("%w: missing target", ErrUnknownTarget)
 	}
-	v, err := b.apply(ctx, target, m.value())
+	v, err := b.apply(ctx, target, m.value(), ackOf(m))
 	return result{target, v}, err
 }
 
@@ -227,16 +241,18 @@ func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
 			if perr != nil {
 				return result{}, perr
 			}
-			v, err = b.setOutput(ctx, o, true, d)
+			v, err = b.setOutput(ctx, o, true, d, ackOf(m))
 		case "toggle":
-			o.dom.mu.Lock()
-			on := o.isOn()
-			o.dom.mu.Unlock()
-			v, err = b.setOutput(ctx, o, !on, 0)
+			if err := o.dom.lockWithin(ctx, applyWithin); err != nil {
+				return result{}, err
+			}
+			on := o.isOn() || (o.dom.pending != nil && o.dom.pending.o == o)
+			o.dom.unlock()
+			v, err = b.setOutput(ctx, o, !on, 0, ackOf(m))
 		case "on":
-			v, err = b.setOutput(ctx, o, true, 0)
+			v, err = b.setOutput(ctx, o, true, 0, ackOf(m))
 		default:
-			v, err = b.setOutput(ctx, o, false, 0)
+			v, err = b.setOutput(ctx, o, false, 0, ackOf(m))
 		}
 		return result{target, v}, err
 	}
@@ -267,20 +283,27 @@ func unknownTarget(t string) error { return fmt.Errorf("%w: %q", ErrUnknownTarge
 //
 // A refusal is logged once at INFO ("command refused"), a hardware error
 // at WARN, both rate-limited per requester.
+//
+// A switch-on that must wait for an interlock dead time is scheduled: Apply
+// returns the value now (off) and no error; the state event follows when it
+// switches on (unless a newer command for the group cancels it).
 func (b *Bridge) Apply(ctx context.Context, target string, value any, from string) (any, error) {
-	v, err := b.apply(ctx, target, value)
+	v, err := b.apply(ctx, target, value, ackTo{})
+	if errors.Is(err, errScheduled) {
+		err = nil
+	}
 	b.logOutcome(from, "", target, err)
 	return v, err
 }
 
 // apply is Apply without the log line (commands from the mesh log theirs
-// where they are acknowledged).
-func (b *Bridge) apply(ctx context.Context, target string, value any) (any, error) {
+// where they are acknowledged); ack is answered by a scheduled switch-on.
+func (b *Bridge) apply(ctx context.Context, target string, value any, ack ackTo) (any, error) {
 	if b.closing.Load() {
 		return nil, ErrClosed
 	}
 	if o := b.outputs[target]; o != nil {
-		return b.setOutput(ctx, o, value, 0)
+		return b.setOutput(ctx, o, value, 0, ack)
 	}
 	if d := b.serials[target]; d != nil {
 		name := valueString(value)
@@ -301,20 +324,22 @@ func (b *Bridge) apply(ctx context.Context, target string, value any) (any, erro
 }
 
 // AllOff switches every output off (interlocks and rate limits do not
-// apply), broadcasting each change.
+// apply), publishing each change. It goes ahead of everything: scheduled
+// switch-ons and the commands waiting in the intake are cancelled (their
+// acks say so).
 func (b *Bridge) AllOff(ctx context.Context) error {
 	if b.closing.Load() {
 		return ErrClosed
 	}
+	b.intake.cancel()
 	var errs []error
 	for _, o := range b.outList {
-		o.dom.mu.Lock()
-		var out []change
-		if err := b.setLocked(ctx, o, o.offValue(), false, 0, &out); err != nil {
+		o.dom.lock() // never held long: no sleep happens under it
+		b.cancelPendingLocked(o.dom, errAllOff)
+		if _, err := b.setLocked(o, o.offValue(), false, 0, ackTo{}); err != nil {
 			errs = append(errs, err)
 		}
-		b.publish(ctx, out)
-		o.dom.mu.Unlock()
+		o.dom.unlock()
 	}
 	return errors.Join(errs...)
 }

@@ -1,11 +1,31 @@
 // Package bridge connects meshbox's hardware (internal/gpio outputs, inputs,
 // PWM channels, sensors and serial devices) to the MeshSocket mesh.
 //
-// The bridge is an ordinary mesh member: it talks through the Mesh interface
-// (Broadcast out, HandleBroadcast / HandleRouted in). ConnectRelay joins the
-// embedded relay in-process with the Go client (package meshsocket) as member
-// cfg.Name, role "hub", broadcast/route/monitor rights and broadcast_scope
-// "channel"; tests use a fake Mesh.
+// # Events
+//
+// Everything the bridge does or sees is an Event (state, input edge,
+// metrics, sensor error, snapshot, ack, notify), emitted without ever
+// blocking, handed by one publisher goroutine to bounded per-subscriber
+// queues (Subscribe). When a subscriber falls behind, an older state of the
+// same control is replaced (latest wins), else the oldest metrics reading
+// is dropped; a slow subscriber never slows the hardware. State events are
+// for outputs and inputs; sensor and serial fields arrive as one metrics
+// event per reading. Frame encodes an event as the broadcast payload below.
+//
+// # Mesh members
+//
+// Join makes the bridge a member of a relay with the Go client (package
+// meshsocket): member cfg.Name, role "hub", broadcast/route/monitor rights,
+// broadcast_scope "channel". The member sends the events as frames (one
+// writer goroutine, its own subscription) and a control_snapshot after every
+// admission. Broadcast commands go to the intake (Receive), which never
+// makes the reader wait: all_off and control_sync_request are handled at
+// once, other commands are queued for one worker (a full queue, or a
+// command that waited more than a second, is refused with "busy" instead of
+// moving a pin late; all_off cancels the queued ones). HandleBroadcast and
+// HandleRouted are the synchronous entry points (routed commands, tests).
+// The embedded relay's pipe is quiet: the bridge gets neither its own
+// broadcasts back nor "sent" replies.
 //
 // # Lifecycle and safety
 //
@@ -18,10 +38,15 @@
 // same way.
 //
 // Interlocks use break-before-make: switching on an output of a group first
-// switches the other members off, waits the group's dead_time, then switches
-// the new one on. All outputs that share a group (transitively) share one
-// mutex, held for the whole sequence, so two members are never on together,
-// even under concurrent commands. Each switch or momentary output is
+// switches the other members off; when the group's dead_time since a
+// member went off has not passed yet, the switch-on is scheduled for when
+// it has (the command returns at once; its command_ack comes then). A newer
+// command for the group, all_off or the exit cancel a scheduled switch-on
+// (its ack says "busy: superseded ..."). All outputs that share a group
+// (transitively) share one lock, never held across a sleep, a network
+// send or a callback, so two members are never on together, even under
+// concurrent commands. A command that cannot take the lock within a
+// second is refused with "busy". Each switch or momentary output is
 // rate-limited to cfg.ActuationRate changes per second (token bucket, burst
 // = rate); a command that would not change the output does not count, and
 // PWM outputs are not limited (a dragged slider must land on its last
@@ -80,7 +105,8 @@
 //	    after a command that carried "_cmd" (and "_from"); ok:false adds
 //	    "error": "unknown target: ...", "target is read-only: ...",
 //	    "bad value: ...", "rate limited", "unknown command: ...",
-//	    "hardware error: ...". Bad-value reasons are written for the user,
+//	    "hardware error: ...", "busy: ..." (not applied promptly,
+//	    superseded, cancelled by all_off). Bad-value reasons are written for the user,
 //	    e.g. "bad value: 2 is not on/off", "bad value: 1e309 is not a
 //	    finite number", "bad value: an object is not a switch value (use
 //	    true/false)", "bad value: value is missing", "bad value: 150 is
@@ -115,6 +141,8 @@
 // "get-control-state" / "get_state". Routed commands are answered with
 // {"ok":true,"target":ID,"state":V} or {"ok":false,"error":"..."}.
 //
-// The bridge's own frames come back to it (a broadcast includes the
-// sender); they are state, metrics and ack shapes the bridge never acts on.
+// Over a relay that echoes broadcasts to their sender (an upstream relay)
+// the bridge's own frames come back; they are state, metrics and ack
+// shapes the bridge never acts on (the upstream link drops them before
+// the client's handler queue).
 package bridge

@@ -162,38 +162,74 @@ func openSerial(port string, baud int) (gpio.SerialPort, error) {
 	return serialPort{p}, nil
 }
 
-// fakeMesh records broadcast payloads.
+// fakeMesh records the broadcast payloads a member would send: it
+// subscribes to the bridge's events and encodes them with Frame.
 type fakeMesh struct {
 	mu     sync.Mutex
 	frames []map[string]any
 	ch     chan map[string]any
+	sub    *Subscription
+	done   chan struct{}
+	syncs  int
 }
 
-func newFakeMesh() *fakeMesh { return &fakeMesh{ch: make(chan map[string]any, 4096)} }
+func newFakeMesh(b *Bridge) *fakeMesh {
+	m := &fakeMesh{ch: make(chan map[string]any, 4096), done: make(chan struct{}),
+		sub: b.Subscribe("test", SubscribeOptions{Queue: 4096})}
+	go func() {
+		defer close(m.done)
+		for ev := range m.sub.C() {
+			raw, ok := b.Frame(ev, "")
+			if !ok {
+				continue
+			}
+			var v map[string]any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				panic(err)
+			}
+			m.mu.Lock()
+			m.frames = append(m.frames, v)
+			m.mu.Unlock()
+			select {
+			case m.ch <- v:
+			default:
+			}
+		}
+	}()
+	return m
+}
 
-func (m *fakeMesh) Broadcast(_ context.Context, payload any) error {
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return err
+func (m *fakeMesh) close() {
+	m.sub.Close()
+	<-m.done
+}
+
+// sync waits until every event published before it has been recorded (a
+// snapshot addressed to a marker goes through the same queue).
+func (m *fakeMesh) sync(t *testing.T, b *Bridge) {
+	t.Helper()
+	m.syncs++
+	to := fmt.Sprintf("sync-%d", m.syncs)
+	b.SendSnapshot(to)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		m.mu.Lock()
+		for _, f := range m.frames {
+			if f["msg_type"] == "control_snapshot" && f["to"] == to {
+				m.mu.Unlock()
+				return
+			}
+		}
+		m.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	m.frames = append(m.frames, v)
-	m.mu.Unlock()
-	select {
-	case m.ch <- v:
-	default:
-	}
-	return nil
+	t.Fatalf("timed out waiting for %s", to)
 }
 
 // wait returns the next frame for which match is true, skipping others.
 func (m *fakeMesh) wait(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case f := <-m.ch:

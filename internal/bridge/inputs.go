@@ -39,7 +39,13 @@ func (b *Bridge) openInputs() error {
 		} else {
 			b.log.Warn("input read", "input", ic.ID, "err", err)
 		}
-		b.record(ic.ID, x.level)
+		b.record(ic.ID, x.level, false, false)
+		switch ic.Broadcast {
+		case "none":
+			b.quiet[ic.ID] = true
+		case "event":
+			b.edges[ic.ID] = true
+		}
 		b.inputs = append(b.inputs, x)
 	}
 	return nil
@@ -79,20 +85,13 @@ func (b *Bridge) runInput(ctx context.Context, x *input) {
 			continue
 		}
 		x.level = logical
-		b.record(x.cfg.ID, logical)
 		b.stats.inputEdges.Add(1)
-		switch x.cfg.Broadcast {
-		case "none":
-		case "event":
-			b.broadcast(ctx, stateMsg{MsgType: "state", Target: x.cfg.ID, Value: logical})
-			edge := "falling"
-			if logical {
-				edge = "rising"
-			}
-			b.broadcast(ctx, map[string]any{"msg_type": "input", "target": x.cfg.ID, "edge": edge})
-		default:
-			b.broadcast(ctx, stateMsg{MsgType: "state", Target: x.cfg.ID, Value: logical})
+		b.record(x.cfg.ID, logical, true, false)
+		edge := "falling"
+		if logical {
+			edge = "rising"
 		}
+		b.pub.emit(Event{Kind: EventInput, ID: x.cfg.ID, Value: logical, Edge: edge})
 		if x.cfg.Pairing && logical && b.opts.OnPairingButton != nil {
 			b.log.Info("pairing button pressed", "input", x.cfg.ID)
 			go b.opts.OnPairingButton()

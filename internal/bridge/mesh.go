@@ -2,13 +2,18 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
+	"time"
 
+	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/wire"
 	"github.com/meshbox/meshbox/meshsocket"
 )
+
+// DefaultMemberQueue bounds the events waiting to be sent by one member.
+const DefaultMemberQueue = 1024
 
 // JoinOptions says how the bridge joins a relay.
 type JoinOptions struct {
@@ -16,41 +21,60 @@ type JoinOptions struct {
 	// URL is dialled as a WebSocket (an upstream relay).
 	Dial func(ctx context.Context) (wire.Transport, error)
 	URL  string
-	// Name and Channel default to the config's (then "meshbox", "home").
+	// Name and Channel are the member's identity; empty takes the
+	// bridge's (Settings.Name, Settings.Channel).
 	Name    string
 	Channel string
 	Token   string
 	Logger  *slog.Logger
+	// Prefix is put in front of every control id in the frames this member
+	// sends and in its routed replies ("" for none; an upstream link uses
+	// "<name>.").
+	Prefix string
+	// Queue bounds the events waiting to be sent (DefaultMemberQueue).
+	Queue int
 	// Client adjusts the meshsocket options before the client is built
-	// (TLS, backoff); may be nil.
+	// (TLS, backoff, OnDisconnect); may be nil.
 	Client func(*meshsocket.Options)
 }
 
 // Join connects the bridge to a relay as a MeshSocket member (role hub,
-// broadcast, route and monitor rights, broadcast_scope "channel"),
-// registers its handlers, attaches it as a Mesh and starts it in the
-// background. After every admission it broadcasts a control_snapshot, so
-// state reaches a relay joined late or re-joined. Frames are handled one at
-// a time, in order. Start waits for the first admission until ctx is done;
-// a failure there is logged and retried in the background. Close the
-// returned Member to leave.
+// broadcast, route and monitor rights, broadcast_scope "channel") and
+// starts it in the background. The member sends the bridge's events (one
+// goroutine writes, from a bounded subscription: a slow relay never slows
+// the hardware) and a control_snapshot after every admission, so state
+// reaches a relay joined late or re-joined. Broadcast commands go to the
+// bridge's intake (Receive), which never makes the reader wait; routed
+// commands are answered by HandleRouted. Join waits for the first
+// admission until ctx is done; a failure there is logged and retried in
+// the background. Close the returned Member to leave.
 func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	name, channel := jo.Name, jo.Channel
 	if name == "" {
 		name = b.cfg.Name
 	}
 	if name == "" {
-		name = "meshbox"
+		name = config.DefaultName
 	}
 	if channel == "" {
 		channel = b.cfg.Channel
 	}
 	if channel == "" {
-		channel = "home"
+		channel = config.DefaultChannel
 	}
 	log := jo.Logger
 	if log == nil {
 		log = b.log
+	}
+	queue := jo.Queue
+	if queue <= 0 {
+		queue = DefaultMemberQueue
+	}
+	m := &Member{
+		b: b, prefix: jo.Prefix, log: log,
+		joined:   make(chan struct{}),
+		resync:   make(chan struct{}, 1),
+		offSince: time.Now(),
 	}
 	opts := meshsocket.Options{
 		URL:            jo.URL,
@@ -63,33 +87,52 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		CanBroadcast:   meshsocket.Bool(true),
 		CanRoute:       meshsocket.Bool(true),
 		CanMonitor:     meshsocket.Bool(true),
-		MaxInflight:    1,
+		MaxInflight:    16,
 		Logger:         log,
 		OnConnect: func(id string) {
 			log.Info("bridge joined the mesh", "name", name, "channel", channel, "id", id)
-			go b.SendSnapshot(b.base, "")
 		},
 	}
 	if jo.Client != nil {
 		jo.Client(&opts)
 	}
+	// Health and the snapshot after admission do not depend on what
+	// jo.Client did with the callbacks.
+	onConnect, onDisconnect := opts.OnConnect, opts.OnDisconnect
+	opts.OnConnect = func(id string) {
+		m.setOnline(true)
+		if onConnect != nil {
+			onConnect(id)
+		}
+	}
+	opts.OnDisconnect = func(err error) {
+		m.setOnline(false)
+		if onDisconnect != nil {
+			onDisconnect(err)
+		}
+	}
 	c, err := meshsocket.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: join: %w", err)
 	}
-	c.On("broadcast", func(ctx context.Context, f wire.Frame) (any, error) {
-		b.HandleBroadcast(ctx, f.Payload)
+	m.Client = c
+	c.On("broadcast", func(_ context.Context, f wire.Frame) (any, error) {
+		b.Receive(f.Payload)
 		return nil, nil
 	})
 	for _, t := range b.RoutedTypes() {
 		c.On(t, func(ctx context.Context, f wire.Frame) (any, error) {
 			if r := b.HandleRouted(ctx, t, f.Payload); r != nil {
-				return r, nil
+				return m.prefixReply(r), nil
 			}
 			return nil, nil
 		})
 	}
-	m := &Member{Client: c, detach: b.Attach(clientMesh{c})}
+	m.sub = b.Subscribe("member "+name, SubscribeOptions{Queue: queue})
+	sctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.send(sctx) }()
 	if err := c.Start(ctx); err != nil {
 		log.Warn("bridge: not admitted yet; retrying in the background", "err", err)
 	}
@@ -99,21 +142,110 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 // Member is the bridge's membership in one relay.
 type Member struct {
 	*meshsocket.Client
-	detach func()
+	b      *Bridge
+	sub    *Subscription
+	prefix string
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	resync chan struct{} // cap 1: send a snapshot (after an admission)
+	joined chan struct{} // closed at the first admission
+
+	mu       sync.Mutex
+	online   bool      // guarded by mu
+	offSince time.Time // guarded by mu: when it last left the mesh (or was created)
+	everOn   bool      // guarded by mu
 }
 
-// Close detaches the member from the bridge and closes the client.
-func (m *Member) Close() error {
-	m.detach()
-	return m.Client.Close()
-}
-
-// clientMesh is a Mesh over a meshsocket client.
-type clientMesh struct{ c *meshsocket.Client }
-
-func (m clientMesh) Broadcast(ctx context.Context, payload any) error {
-	if raw, ok := payload.(json.RawMessage); ok {
-		return m.c.Send(ctx, "broadcast_request", raw)
+func (m *Member) setOnline(on bool) {
+	m.mu.Lock()
+	m.online = on
+	if on && !m.everOn {
+		m.everOn = true
+		close(m.joined)
 	}
-	return m.c.Send(ctx, "broadcast_request", payload)
+	if !on {
+		m.offSince = time.Now()
+	}
+	m.mu.Unlock()
+	if on {
+		select {
+		case m.resync <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Joined is closed when the member is admitted for the first time.
+func (m *Member) Joined() <-chan struct{} { return m.joined }
+
+// Healthy reports an error when the member has been off the mesh (not
+// admitted) for longer than grace.
+func (m *Member) Healthy(grace time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.online {
+		return nil
+	}
+	if off := time.Since(m.offSince); off > grace {
+		if !m.everOn {
+			return fmt.Errorf("the bridge has not joined the relay (%s)", off.Round(time.Second))
+		}
+		return fmt.Errorf("the bridge has been off the mesh for %s", off.Round(time.Second))
+	}
+	return nil
+}
+
+// Dropped counts events this member did not send because it fell behind.
+func (m *Member) Dropped() uint64 { return m.sub.Dropped() }
+
+// send is the member's one writer of bridge frames: events in order, and
+// a control_snapshot after each admission.
+func (m *Member) send(ctx context.Context) {
+	for {
+		select {
+		case <-m.resync:
+			v, controls := m.b.Snapshot()
+			m.write(ctx, Event{Kind: EventSnapshot, V: v, Controls: controls})
+		case ev, ok := <-m.sub.C():
+			if !ok {
+				return
+			}
+			m.write(ctx, ev)
+		}
+	}
+}
+
+func (m *Member) write(ctx context.Context, ev Event) {
+	payload, ok := m.b.Frame(ev, m.prefix)
+	if !ok {
+		return
+	}
+	if err := m.Client.Send(ctx, "broadcast_request", payload); err != nil && ctx.Err() == nil {
+		m.log.Debug("bridge: frame not sent", "kind", ev.Kind.String(), "err", err)
+	}
+}
+
+// prefixReply prefixes the control ids of a routed reply ("target",
+// "values" keys).
+func (m *Member) prefixReply(r any) any {
+	rep, ok := r.(map[string]any)
+	if !ok || m.prefix == "" {
+		return r
+	}
+	if t, ok := rep["target"].(string); ok && t != "" {
+		rep["target"] = m.prefix + t
+	}
+	if vals, ok := rep["values"].(map[string]any); ok {
+		rep["values"] = prefixKeys(vals, m.prefix)
+	}
+	return rep
+}
+
+// Close stops sending, then closes the client (leaving the relay).
+func (m *Member) Close() error {
+	m.sub.Close()
+	m.cancel()
+	m.wg.Wait()
+	return m.Client.Close()
 }

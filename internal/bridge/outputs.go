@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
@@ -19,9 +18,58 @@ const (
 	defaultRate      = 5.0
 )
 
+// applyWithin is how long a command may wait for its outputs to be free;
+// after that it is refused with ErrBusy rather than applied late.
+const applyWithin = time.Second
+
 // domain serialises every change of a set of outputs that share an
 // interlock group (transitively); an output without a group has its own.
-type domain struct{ mu sync.Mutex }
+// Its lock is a channel so a command can give up (lockWithin). It is never
+// held across a sleep, a network send or a callback: only hardware writes
+// and in-memory bookkeeping (event emission included) happen under it.
+type domain struct {
+	sem chan struct{} // cap 1: held while full
+
+	// Guarded by the lock.
+	pending *pendingOn // the scheduled switch-on after a dead time, if any
+	gen     uint64     // invalidates a pending switch-on's timer
+}
+
+func newDomain() *domain { return &domain{sem: make(chan struct{}, 1)} }
+
+func (d *domain) lock()   { d.sem <- struct{}{} }
+func (d *domain) unlock() { <-d.sem }
+
+// lockWithin takes the lock, or fails with ErrBusy after wait.
+func (d *domain) lockWithin(ctx context.Context, wait time.Duration) error {
+	select {
+	case d.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case d.sem <- struct{}{}:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: not applied within %s", ErrBusy, wait)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pendingOn is a switch-on waiting for its interlock dead time.
+type pendingOn struct {
+	o     *output
+	want  any
+	hold  time.Duration
+	timer *time.Timer
+	ack   ackTo // answered when it is applied or cancelled
+}
+
+// ackTo is who to answer when a scheduled command completes (zero: nobody).
+type ackTo struct{ cmd, to string }
 
 // peer is another member of one of an output's interlock groups.
 type peer struct {
@@ -40,7 +88,7 @@ type output struct {
 	dom   *domain
 	peers []peer
 
-	// Guarded by dom.mu.
+	// Guarded by dom's lock.
 	value    any       // bool, or float64 percent for pwm
 	offAt    time.Time // last on->off
 	onSince  time.Time // last off->on (bounds pulses while on)
@@ -117,7 +165,7 @@ func (b *Bridge) openOutputs() error {
 		}
 		root := find(oc.ID)
 		if doms[root] == nil {
-			doms[root] = &domain{}
+			doms[root] = newDomain()
 		}
 		o.dom = doms[root]
 		b.outputs[oc.ID] = o
@@ -152,14 +200,14 @@ func (b *Bridge) openOutputs() error {
 		}
 		o.value = want
 		o.tokens = b.rate()
-		b.record(o.cfg.ID, want)
+		b.record(o.cfg.ID, want, true, false)
 		if o.isOn() {
 			o.onSince = time.Now()
 		}
 		if o.isOn() && o.cfg.MaxOn > 0 {
-			o.dom.mu.Lock()
+			o.dom.lock()
 			b.armTimer(o, o.cfg.MaxOn, "max_on")
-			o.dom.mu.Unlock()
+			o.dom.unlock()
 		}
 		b.log.Debug("output ready", "output", o.cfg.ID, "kind", o.kind, "boot", o.cfg.Boot, "value", want)
 	}
@@ -252,7 +300,7 @@ func (b *Bridge) rate() float64 {
 	return defaultRate
 }
 
-// take consumes one actuation token. Guarded by o.dom.mu.
+// take consumes one actuation token. Guarded by o.dom's lock.
 func (b *Bridge) take(o *output, now time.Time) bool {
 	r := b.rate()
 	burst := math.Max(1, r)
@@ -275,35 +323,36 @@ func (o *output) desired(v any) (any, error) {
 	return toBool(v)
 }
 
-// change is one applied output change, published after the hardware write.
-type change struct {
-	id    string
-	value any
-}
-
-// setLocked applies want to o. Guarded by o.dom.mu. user selects rate
-// limiting; hold overrides the automatic off timer (pulse length).
-// Published changes are appended to *out in the order they happened.
-func (b *Bridge) setLocked(ctx context.Context, o *output, want any, user bool, hold time.Duration, out *[]change) error {
+// setLocked applies want to o. Guarded by o.dom's lock. user selects rate
+// limiting and cancels a pending switch-on of the group (a newer command
+// wins); hold overrides the automatic off timer (pulse length). When an
+// interlock dead time is still running, the other members are switched off
+// now and the switch-on is scheduled (scheduled is true): it happens when
+// the dead time ends unless a newer command for the group comes first; ack
+// is answered then.
+func (b *Bridge) setLocked(o *output, want any, user bool, hold time.Duration, ack ackTo) (scheduled bool, err error) {
 	if o.shut {
-		return ErrClosed
+		return false, ErrClosed
+	}
+	if user {
+		b.cancelPendingLocked(o.dom, errSuperseded)
 	}
 	if want == o.value && hold == 0 {
-		return nil
+		return false, nil
 	}
 	now := time.Now()
 	wasOn := o.isOn()
 	if user && o.kind != config.KindPWM && want != o.value && !b.take(o, now) {
 		b.stats.rateLimited.Add(1)
-		return ErrRateLimited
+		return false, ErrRateLimited
 	}
 	if o.isOnValue(want) && !wasOn {
 		// Break before make.
 		var wait time.Duration
 		for _, p := range o.peers {
 			if p.o.isOn() {
-				if err := b.applyLocked(p.o, p.o.offValue(), out); err != nil {
-					return fmt.Errorf("interlock: switching %s off: %w", p.o.cfg.ID, err)
+				if err := b.applyLocked(p.o, p.o.offValue()); err != nil {
+					return false, fmt.Errorf("interlock: switching %s off: %w", p.o.cfg.ID, err)
 				}
 			}
 			if !p.o.offAt.IsZero() {
@@ -313,24 +362,23 @@ func (b *Bridge) setLocked(ctx context.Context, o *output, want any, user bool, 
 			}
 		}
 		if wait > 0 {
-			b.publish(ctx, *out)
-			*out = (*out)[:0]
-			if err := sleepCtx(ctx, wait); err != nil {
-				return err
-			}
-			if o.shut {
-				return ErrClosed
-			}
+			b.scheduleLocked(o, want, hold, wait, ack)
+			return true, nil
 		}
 	}
+	return false, b.finishLocked(o, want, wasOn, hold)
+}
+
+// finishLocked drives want and arms o's timers: momentary pulse, pulse
+// command, max_on. A pulse never keeps an output on past its on limit
+// (momentary pulse, max_on), even when repeated while it is on. Guarded by
+// o.dom's lock.
+func (b *Bridge) finishLocked(o *output, want any, wasOn bool, hold time.Duration) error {
 	if want != o.value {
-		if err := b.applyLocked(o, want, out); err != nil {
+		if err := b.applyLocked(o, want); err != nil {
 			return err
 		}
 	}
-	// Timers: momentary pulse, pulse command, max_on. A pulse never keeps
-	// an output on past its on limit (momentary pulse, max_on), even when
-	// repeated while it is on.
 	switch {
 	case !o.isOn():
 	case hold > 0:
@@ -348,8 +396,63 @@ func (b *Bridge) setLocked(ctx context.Context, o *output, want any, user bool, 
 	return nil
 }
 
-// applyLocked writes v to the hardware and records it. Guarded by o.dom.mu.
-func (b *Bridge) applyLocked(o *output, v any, out *[]change) error {
+// scheduleLocked arms the switch-on of o after wait (the dead time left).
+// Guarded by o.dom's lock; any pending switch-on was cancelled before.
+func (b *Bridge) scheduleLocked(o *output, want any, hold, wait time.Duration, ack ackTo) {
+	d := o.dom
+	d.gen++
+	gen := d.gen
+	p := &pendingOn{o: o, want: want, hold: hold, ack: ack}
+	p.timer = time.AfterFunc(wait, func() {
+		defer b.SafeExit()
+		d.lock()
+		defer d.unlock()
+		if d.gen != gen || d.pending != p {
+			return // cancelled by a newer command, all_off or the exit
+		}
+		d.pending = nil
+		var err error
+		switch {
+		case o.shut:
+			err = ErrClosed
+		case o.peerOn():
+			err = fmt.Errorf("%w: interlock: another output of the group is on", ErrBusy)
+		default:
+			err = b.finishLocked(o, p.want, o.isOn(), p.hold)
+		}
+		b.answer(p.ack, err)
+	})
+	d.pending = p
+	b.log.Debug("interlock: switch-on scheduled after the dead time", "output", o.cfg.ID, "in", wait)
+}
+
+// cancelPendingLocked drops the group's scheduled switch-on, answering its
+// command with why. Guarded by d's lock.
+func (b *Bridge) cancelPendingLocked(d *domain, why error) {
+	p := d.pending
+	if p == nil {
+		return
+	}
+	d.pending = nil
+	d.gen++
+	p.timer.Stop()
+	b.answer(p.ack, why)
+}
+
+// peerOn reports whether another member of o's groups is on. Guarded by
+// o.dom's lock.
+func (o *output) peerOn() bool {
+	for _, p := range o.peers {
+		if p.o.isOn() {
+			return true
+		}
+	}
+	return false
+}
+
+// applyLocked writes v to the hardware and records it (which publishes the
+// state event). Guarded by o.dom's lock.
+func (b *Bridge) applyLocked(o *output, v any) error {
 	wasOn := o.isOn()
 	if err := o.drive(v); err != nil {
 		b.stats.hardwareErrors.Add(1)
@@ -365,14 +468,13 @@ func (b *Bridge) applyLocked(o *output, v any, out *[]change) error {
 	if !wasOn && o.isOn() {
 		o.onSince = time.Now()
 	}
-	b.record(o.cfg.ID, v)
+	b.record(o.cfg.ID, v, true, false)
 	if b.persistOn {
 		select {
 		case b.persistKick <- struct{}{}:
 		default:
 		}
 	}
-	*out = append(*out, change{o.cfg.ID, v})
 	return nil
 }
 
@@ -384,60 +486,52 @@ func (o *output) stopTimer() {
 	o.gen++
 }
 
-// armTimer switches o off after d. Guarded by o.dom.mu.
+// armTimer switches o off after d. Guarded by o.dom's lock.
 func (b *Bridge) armTimer(o *output, d time.Duration, why string) {
 	o.stopTimer()
 	gen := o.gen
 	o.timer = time.AfterFunc(d, func() {
 		defer b.SafeExit()
-		o.dom.mu.Lock()
-		defer o.dom.mu.Unlock()
+		o.dom.lock()
+		defer o.dom.unlock()
 		if o.gen != gen || o.shut {
 			return
 		}
 		o.timer = nil
-		var out []change
-		if err := b.applyLocked(o, o.offValue(), &out); err != nil {
+		if err := b.applyLocked(o, o.offValue()); err != nil {
 			b.log.Error("automatic off failed", "output", o.cfg.ID, "reason", why, "err", err)
 			return
 		}
 		if why == "max_on" {
 			b.log.Info("output switched off: max_on reached", "output", o.cfg.ID, "max_on", d)
 		}
-		b.publish(b.base, out)
 	})
 }
 
-// publish broadcasts a state frame per change.
-func (b *Bridge) publish(ctx context.Context, cs []change) {
-	for _, c := range cs {
-		b.broadcast(ctx, stateMsg{MsgType: "state", Target: c.id, Value: c.value})
-	}
-}
-
-type stateMsg struct {
-	MsgType string `json:"msg_type"`
-	Target  string `json:"target"`
-	Value   any    `json:"value"`
-}
-
 // setOutput is the one path for every output change requested from outside
-// (phone, page, MQTT, commands). It returns the value after the change.
-func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Duration) (any, error) {
+// (phone, page, MQTT, commands). It returns the value after the change;
+// errScheduled when the switch-on waits for an interlock dead time (ack
+// is answered then).
+func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Duration, ack ackTo) (any, error) {
 	want, err := o.desired(v)
 	if err != nil {
 		return nil, err
 	}
-	o.dom.mu.Lock()
-	defer o.dom.mu.Unlock()
-	var out []change
-	err = b.setLocked(ctx, o, want, true, hold, &out)
-	if len(out) == 0 || out[len(out)-1].id != o.cfg.ID {
-		// No change (or a refusal): tell everyone the actual state anyway,
-		// so a phone that showed an optimistic value re-syncs.
-		out = append(out, change{o.cfg.ID, o.value})
+	if err := o.dom.lockWithin(ctx, applyWithin); err != nil {
+		return nil, err
 	}
-	b.publish(ctx, out)
+	defer o.dom.unlock()
+	before := o.switches
+	scheduled, err := b.setLocked(o, want, true, hold, ack)
+	if o.switches == before {
+		// No change of o (a refusal, a no-op, a scheduled switch-on): tell
+		// everyone the actual state anyway, so a phone that showed an
+		// optimistic value re-syncs.
+		b.record(o.cfg.ID, o.value, true, true)
+	}
+	if err == nil && scheduled {
+		err = errScheduled
+	}
 	return o.value, err
 }
 
@@ -445,7 +539,8 @@ func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Dura
 // timers; after it no change is accepted.
 func (b *Bridge) driveExit() {
 	for _, o := range b.outList {
-		o.dom.mu.Lock()
+		o.dom.lock()
+		b.cancelPendingLocked(o.dom, ErrClosed)
 		o.stopTimer()
 		o.shut = true
 		var v any
@@ -480,6 +575,6 @@ func (b *Bridge) driveExit() {
 				o.exited = v
 			}
 		}
-		o.dom.mu.Unlock()
+		o.dom.unlock()
 	}
 }

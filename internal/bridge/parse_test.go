@@ -179,9 +179,8 @@ func FuzzCommand(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	m := newFakeMesh()
-	b.Attach(m)
-	f.Cleanup(b.Shutdown)
+	m := newFakeMesh(b)
+	f.Cleanup(func() { b.Shutdown(); m.close() })
 	f.Fuzz(func(t *testing.T, payload string) {
 		b.HandleBroadcast(t.Context(), []byte(payload))
 		for _, typ := range []string{"set", "command", "set_dim", "get-control-state"} {

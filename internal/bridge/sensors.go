@@ -22,13 +22,6 @@ type sensorRunner struct {
 	filters filter.Set    // the fields' filter chains (owned by runSensor)
 }
 
-type errorMsg struct {
-	MsgType string `json:"msg_type"`
-	Source  string `json:"source"`
-	Error   string `json:"error"`
-	RetryMS int64  `json:"retry_ms"`
-}
-
 // runSensor opens the sensor and publishes a metrics frame per interval.
 // Failures (open or read) are logged, published as sensor_error, and retried
 // with exponential backoff; the sensor is reopened after a failure.
@@ -48,7 +41,7 @@ func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
 		b.stats.sensorErrors.Add(1)
 		d := bo.next()
 		b.log.Warn("sensor failed", "sensor", s.cfg.ID, "driver", s.cfg.Driver, "err", err, "retry", d)
-		b.broadcast(ctx, errorMsg{MsgType: "sensor_error", Source: s.cfg.ID, Error: err.Error(), RetryMS: d.Milliseconds()})
+		b.sensorError(s.cfg.ID, err, d)
 		if r != nil {
 			r.Close()
 			r = nil
@@ -87,8 +80,7 @@ func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
 		s.filters.Apply(time.Now(), fields)
 		b.stats.sensorReads.Add(1)
 		if len(fields) > 0 {
-			b.recordMany(fields)
-			b.broadcast(ctx, metricsMsg(s.cfg.ID, fields))
+			b.recordReading(s.cfg.ID, fields)
 		}
 		next = next.Add(interval)
 		if now := time.Now(); next.Before(now) {
@@ -100,15 +92,9 @@ func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
 	}
 }
 
-// metricsMsg builds {"msg_type":"metrics","source":id, fields...}.
-func metricsMsg(source string, fields map[string]any) map[string]any {
-	m := make(map[string]any, len(fields)+2)
-	for k, v := range fields {
-		m[k] = v
-	}
-	m["msg_type"] = "metrics"
-	m["source"] = source
-	return m
+// sensorError publishes a failed read of source, retried after retry.
+func (b *Bridge) sensorError(source string, err error, retry time.Duration) {
+	b.pub.emit(Event{Kind: EventSensorError, Source: source, Err: err.Error(), RetryMs: retry.Milliseconds()})
 }
 
 // SensorMetrics maps one driver reading to metric keys: with no configured

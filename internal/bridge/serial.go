@@ -42,7 +42,7 @@ func (b *Bridge) runSerial(ctx context.Context, d *serialDev) {
 		b.stats.serialErrors.Add(1)
 		wait := bo.next()
 		b.log.Warn("serial device failed", "device", d.cfg.ID, "port", d.cfg.Port, "err", err, "retry", wait)
-		b.broadcast(ctx, errorMsg{MsgType: "sensor_error", Source: d.cfg.ID, Error: err.Error(), RetryMS: wait.Milliseconds()})
+		b.sensorError(d.cfg.ID, err, wait)
 		if sleepCtx(ctx, wait) != nil {
 			return
 		}
@@ -123,8 +123,7 @@ func (b *Bridge) serialLine(ctx context.Context, d *serialDev, line string) {
 		return
 	}
 	b.stats.serialLines.Add(1)
-	b.recordMany(fields)
-	b.broadcast(ctx, metricsMsg(d.cfg.ID, fields))
+	b.recordReading(d.cfg.ID, fields)
 }
 
 // SerialMetrics parses one line of a serial device with its framing and

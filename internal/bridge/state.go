@@ -62,11 +62,11 @@ func (b *Bridge) persistLoop() {
 func (b *Bridge) saveState() {
 	m := make(map[string]any, len(b.outList))
 	for _, o := range b.outList {
-		o.dom.mu.Lock()
+		o.dom.lock()
 		if o.kind != "momentary" {
 			m[o.cfg.ID] = o.value
 		}
-		o.dom.mu.Unlock()
+		o.dom.unlock()
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {

@@ -49,9 +49,9 @@ func (b *Bridge) Stats() Stats {
 		OutputSwitches:   make(map[string]uint64, len(b.outList)),
 	}
 	for _, o := range b.outList {
-		o.dom.mu.Lock()
+		o.dom.lock()
 		s.OutputSwitches[o.cfg.ID] = o.switches
-		o.dom.mu.Unlock()
+		o.dom.unlock()
 	}
 	b.mu.Lock()
 	s.SnapshotVersion = b.v

@@ -183,8 +183,8 @@ func TestRepeatedPulsesCannotHoldOn(t *testing.T) {
 }
 
 func (o *output) isOnLocked() bool {
-	o.dom.mu.Lock()
-	defer o.dom.mu.Unlock()
+	o.dom.lock()
+	defer o.dom.unlock()
 	return o.isOn()
 }
 

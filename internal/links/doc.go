@@ -5,11 +5,10 @@
 //
 // # MQTT
 //
-// Hub adapts a *bridge.Bridge to mqttlink.Hub: changes are handed to the
-// link's coalescing table without blocking (the bridge calls subscribers
-// with an output lock held), and commands go through bridge.Apply, the code
-// path of a phone cmd, so interlocks, rate limits and state echoes to the
-// mesh are the same. Controls turns bridge.Controls into the published
+// Hub adapts a *bridge.Bridge to mqttlink.Hub: the link's own bridge
+// subscription (state and metrics events) feeds its coalescing table, and
+// commands go through bridge.Apply, the code path of a phone cmd, so
+// interlocks, rate limits and state echoes to the mesh are the same. Controls turns bridge.Controls into the published
 // controls (device_class from the unit).
 //
 // # Upstream
@@ -17,7 +16,7 @@
 // JoinUpstream makes the bridge a member of the upstream relay with
 // bridge.Join. The bridge re-sends a control_snapshot after every
 // admission; the meshsocket client reconnects with backoff. Two things are
-// added on that link only, in the transport under the client:
+// added on that link only:
 //
 //   - Writes are queued (bounded) and written by a goroutine, so a slow
 //     remote never blocks the hardware loop. When the queue overflows the
@@ -25,8 +24,11 @@
 //     state is lost, only superseded intermediate values.
 //   - Ids are namespaced: with Prefix "<name>." (the default, name being
 //     the upstream member name), every control id leaving the box is
-//     prefixed (state/input target, metrics and sensor_error source and
-//     field keys, control_snapshot keys, routed replies) and broadcast
+//     prefixed by the bridge's member as it encodes the events
+//     (bridge.JoinOptions.Prefix: state/input target, metrics and
+//     sensor_error source and field keys, control_snapshot keys, routed
+//     replies). In the transport, broadcasts the bridge never acts on are
+//     dropped before the client's handler queue, and broadcast
 //     commands (cmd, set, command) are accepted only for targets carrying
 //     the prefix, which is stripped before the bridge sees them. So many
 //     boxes with the same control ids can share one upstream channel: a

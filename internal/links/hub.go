@@ -17,11 +17,38 @@ func (h Hub) Snapshot() map[string]any {
 	return m
 }
 
-// Subscribe forwards bridge changes to fn. fn runs on the bridge's goroutine
-// (maybe under an output lock): the mqttlink callback only stores the value
-// and wakes its sender, it never blocks nor calls back into the bridge.
+// Subscribe forwards the bridge's state and metrics events to fn, one
+// value per control, from its own subscription (bounded: a slow broker
+// never slows the hardware; mqttlink keeps the newest value per topic).
+// fn runs on the subscription's goroutine; cancel stops it and waits.
 func (h Hub) Subscribe(fn func(id string, value any)) (cancel func()) {
-	return h.B.Subscribe(func(c bridge.Change) { fn(c.ID, c.Value) })
+	sub := h.B.Subscribe("mqtt", bridge.SubscribeOptions{
+		Kinds: []bridge.EventKind{bridge.EventState, bridge.EventMetrics},
+		Queue: 1024,
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := map[string]any{} // a reading repeats unchanged values: forward changes only
+		forward := func(id string, v any) {
+			if old, ok := last[id]; ok && old == v {
+				return
+			}
+			last[id] = v
+			fn(id, v)
+		}
+		for ev := range sub.C() {
+			switch ev.Kind {
+			case bridge.EventState:
+				forward(ev.ID, ev.Value)
+			case bridge.EventMetrics:
+				for k, v := range ev.Fields {
+					forward(k, v)
+				}
+			}
+		}
+	}()
+	return func() { sub.Close(); <-done }
 }
 
 // Apply drives a control through bridge.Apply, the phone's cmd path.

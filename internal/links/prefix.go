@@ -3,28 +3,22 @@ package links
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 
 	"github.com/meshbox/meshbox/internal/wire"
 )
 
-// namespace rewrites control ids on one upstream link (see the package
-// doc). The zero prefix passes everything through. It keeps the ids of
-// routed requests in flight so their replies are rewritten too.
+// namespace rewrites the frames that come in on one upstream link (see
+// the package doc): prefixed command targets are stripped, commands for
+// other boxes and broadcasts the bridge never acts on are dropped before
+// they reach the client's handler queue. What the bridge sends is
+// prefixed by its member (bridge.JoinOptions.Prefix), from the events.
 type namespace struct {
 	prefix string // "<name>." or ""
 	name   string // prefix without the dot
-
-	mu     sync.Mutex
-	routed map[string]struct{} // guarded by mu
 }
 
-// maxRouted bounds the routed requests remembered (replies to older ones
-// go out unprefixed: harmless).
-const maxRouted = 256
-
 func newNamespace(prefix string) *namespace {
-	return &namespace{prefix: prefix, name: strings.TrimSuffix(prefix, "."), routed: map[string]struct{}{}}
+	return &namespace{prefix: prefix, name: strings.TrimSuffix(prefix, ".")}
 }
 
 // routedTypes are the routed frame types the bridge answers (plus set_<id>).
@@ -55,122 +49,10 @@ func quote(s string) json.RawMessage {
 	return b
 }
 
-// outbound rewrites a frame the bridge sends upstream.
-func (n *namespace) outbound(msg []byte) []byte {
-	if n.prefix == "" {
-		return msg
-	}
-	f, err := wire.Decode(msg)
-	if err != nil || len(f.Payload) == 0 || f.Payload[0] != '{' {
-		return msg
-	}
-	var o object
-	if json.Unmarshal(f.Payload, &o) != nil {
-		return msg
-	}
-	switch {
-	case f.Type == "broadcast_request":
-		if !n.outPayload(o) {
-			return msg
-		}
-	case f.ReplyTo != "" && n.takeRouted(f.ReplyTo):
-		if !n.outReply(o) {
-			return msg
-		}
-	default:
-		return msg
-	}
-	p, err := json.Marshal(o)
-	if err != nil {
-		return msg
-	}
-	f.Payload = p
-	return wire.Encode(f)
-}
-
-func (n *namespace) prefixed(o object, k string) bool {
-	s, ok := str(o, k)
-	if !ok || s == "" {
-		return false
-	}
-	o[k] = quote(n.prefix + s)
-	return true
-}
-
-// outPayload prefixes the ids in a broadcast payload; false when nothing
-// changed.
-func (n *namespace) outPayload(o object) bool {
-	mt, _ := str(o, "msg_type")
-	switch mt {
-	case "state", "input":
-		return n.prefixed(o, "target")
-	case "sensor_error":
-		return n.prefixed(o, "source")
-	case "metrics":
-		n.prefixed(o, "source")
-		for k, v := range o {
-			if k != "msg_type" && k != "source" && !strings.HasPrefix(k, n.prefix) {
-				delete(o, k)
-				o[n.prefix+k] = v
-			}
-		}
-		return true
-	case "control_snapshot":
-		return n.prefixKeys(o, "controls")
-	}
-	return false
-}
-
-// outReply prefixes the ids in a routed reply ({"ok","target","state"} or
-// {"ok","values"}).
-func (n *namespace) outReply(o object) bool {
-	a := n.prefixed(o, "target")
-	b := n.prefixKeys(o, "values")
-	return a || b
-}
-
-func (n *namespace) prefixKeys(o object, field string) bool {
-	var m object
-	if raw, ok := o[field]; !ok || json.Unmarshal(raw, &m) != nil || m == nil {
-		return false
-	}
-	pm := make(object, len(m))
-	for k, v := range m {
-		pm[n.prefix+k] = v
-	}
-	b, err := json.Marshal(pm)
-	if err != nil {
-		return false
-	}
-	o[field] = b
-	return true
-}
-
-func (n *namespace) takeRouted(id string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.routed[id]; ok {
-		delete(n.routed, id)
-		return true
-	}
-	return false
-}
-
-func (n *namespace) rememberRouted(id string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.routed) >= maxRouted {
-		clear(n.routed)
-	}
-	n.routed[id] = struct{}{}
-}
-
 // inbound rewrites a frame from upstream before the client sees it; keep
-// is false for a command meant for another box.
+// is false for a command meant for another box and for broadcasts the
+// bridge does not act on (its own echoes, other boxes' states, metrics).
 func (n *namespace) inbound(msg []byte) (out []byte, keep bool) {
-	if n.prefix == "" {
-		return msg, true
-	}
 	f, err := wire.Decode(msg)
 	if err != nil {
 		return msg, true // the client answers malformed frames itself
@@ -185,17 +67,21 @@ func (n *namespace) inbound(msg []byte) (out []byte, keep bool) {
 		}
 		switch mt {
 		case "cmd", "set", "command":
+		case "control_sync_request":
+			return msg, true
 		default:
-			return msg, true // not a command: the bridge only reads it
+			return nil, false // not for the bridge: skip it before the handler queue
+		}
+		if n.prefix == "" {
+			return msg, true
 		}
 		if !n.inCommand(o, mt, false) {
 			return nil, false
 		}
+	case n.prefix == "":
+		return msg, true
 	case f.ReplyTo == "" && isRoutedType(f.Type):
 		// Addressed to this box alone: a prefix is optional.
-		if f.ID != "" {
-			n.rememberRouted(f.ID)
-		}
 		if t, ok := strings.CutPrefix(f.Type, "set_"+n.prefix); ok {
 			f.Type = "set_" + t
 		}

@@ -15,8 +15,8 @@ import (
 var ErrQueueFull = errors.New("upstream send queue full")
 
 // queuedTransport wraps the upstream WebSocket: writes are queued and a
-// goroutine writes them, so WriteMessage never waits for the network; ids
-// are rewritten by ns in both directions.
+// goroutine writes them, so WriteMessage never waits for the network;
+// inbound frames are filtered and rewritten by ns.
 type queuedTransport struct {
 	inner wire.Transport
 	ns    *namespace
@@ -64,14 +64,13 @@ func (t *queuedTransport) writer() {
 // WriteMessage queues msg. When the queue is full the connection is
 // dropped (the client reconnects and the bridge re-sends a snapshot).
 func (t *queuedTransport) WriteMessage(_ context.Context, msg []byte) error {
-	out := t.ns.outbound(msg)
 	select {
 	case <-t.done:
 		return meshsocket.ErrDisconnected
 	default:
 	}
 	select {
-	case t.q <- out:
+	case t.q <- msg:
 		return nil
 	default:
 		t.log.Warn("upstream too slow: send queue full; dropping the connection", "queued", cap(t.q))

@@ -88,7 +88,7 @@ func JoinUpstream(b *bridge.Bridge, up Upstream, log *slog.Logger) (stop func(),
 	}
 	ns := newNamespace(up.Prefix)
 	jo := bridge.JoinOptions{
-		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log,
+		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log, Prefix: up.Prefix,
 		Client: func(o *meshsocket.Options) {
 			o.CAFile = up.CAFile
 			o.OnDisconnect = func(err error) {

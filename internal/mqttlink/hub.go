@@ -29,8 +29,8 @@ type Control struct {
 type Hub interface {
 	// Snapshot returns every control's current value.
 	Snapshot() map[string]any
-	// Subscribe calls fn after every change until cancel is called. fn must
-	// not block.
+	// Subscribe calls fn after every change until cancel is called (from
+	// the hub's own goroutine; cancel waits for it). fn must not block.
 	Subscribe(fn func(id string, value any)) (cancel func())
 	// Apply drives a control exactly as a phone command would.
 	Apply(ctx context.Context, target string, value any, from string) (any, error)

@@ -35,6 +35,7 @@ type conn struct {
 	ip    string
 	query string // ?token= of the upgrade URL
 	pipe  bool
+	quiet bool // a quiet pipe: no own broadcasts back, no "sent" replies (PipeOptions)
 	born  time.Time
 
 	log atomic.Pointer[slog.Logger] // enriched with id and name at admission

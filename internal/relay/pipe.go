@@ -29,6 +29,21 @@ var ErrClosed = errors.New("relay: closed")
 // or the relay is. When the relay closes the member, ReadMessage returns a
 // *wire.CloseError with the close code (1001 on shutdown).
 func (s *Server) Pipe(ctx context.Context, remoteAddr string) (wire.Transport, error) {
+	return s.PipeWith(ctx, remoteAddr, PipeOptions{})
+}
+
+// PipeOptions adjust an in-process member's pipe.
+type PipeOptions struct {
+	// Quiet: the member gets neither its own broadcasts back nor the
+	// {"status":"sent"} replies to its broadcast_request frames (the
+	// bridge, which never acts on either, would otherwise read and drop
+	// half of what the relay writes to it). A refused broadcast is still
+	// answered.
+	Quiet bool
+}
+
+// PipeWith is Pipe with options.
+func (s *Server) PipeWith(ctx context.Context, remoteAddr string, o PipeOptions) (wire.Transport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -39,6 +54,7 @@ func (s *Server) Pipe(ctx context.Context, remoteAddr string) (wire.Transport, e
 		relDone:  make(chan struct{}),
 	}
 	c := s.newConn((*pipeRelayEnd)(p), remoteAddr, "", true)
+	c.quiet = o.Quiet
 	if !s.start(c, "") {
 		return nil, ErrClosed
 	}

@@ -179,3 +179,57 @@ func TestSocketCannotEvictPipeMember(t *testing.T) {
 	hub2.recvType("welcome")
 	hub.expectClose(1000)
 }
+
+// A quiet pipe gets neither its own broadcasts nor "sent" replies; others
+// still get its broadcasts, and it still gets theirs.
+func TestQuietPipe(t *testing.T) {
+	srv := New(Config{}, nil)
+	defer srv.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	quiet, err := srv.PipeWith(ctx, "bridge", PipeOptions{Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loud, err := srv.Pipe(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	identify := func(tr wire.Transport, name string) {
+		t.Helper()
+		if err := tr.WriteMessage(ctx, []byte(`{"id":"i-`+name+`","type":"identify","payload":{"name":"`+name+`","role":"hub"},"reply_to":null}`)); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := tr.ReadMessage(ctx)
+		if err != nil || !strings.Contains(string(msg), `"welcome"`) {
+			t.Fatalf("%s: welcome: %s %v", name, msg, err)
+		}
+	}
+	identify(quiet, "bridge")
+	identify(loud, "other")
+	if err := quiet.WriteMessage(ctx, []byte(`{"id":"b1","type":"broadcast_request","payload":{"n":1},"reply_to":null}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := loud.WriteMessage(ctx, []byte(`{"id":"b2","type":"broadcast_request","payload":{"n":2},"reply_to":null}`)); err != nil {
+		t.Fatal(err)
+	}
+	// The quiet pipe's next frame is the other member's broadcast: no echo
+	// of its own, no "sent" reply before it.
+	msg, err := quiet.ReadMessage(ctx)
+	if err != nil || !strings.Contains(string(msg), `"broadcast"`) || !strings.Contains(string(msg), `{"n":2}`) {
+		t.Fatalf("quiet pipe read %s %v, want the other's broadcast", msg, err)
+	}
+	// The loud one gets the quiet one's broadcast, its own echo and its reply.
+	var got []string
+	for len(got) < 3 {
+		msg, err := loud.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(msg))
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, `{"n":1}`) || !strings.Contains(all, `{"n":2}`) || !strings.Contains(all, `"sent"`) {
+		t.Fatalf("loud pipe got:\n%s", all)
+	}
+}

@@ -71,7 +71,9 @@ func (c *conn) dispatch(f inFrame) {
 			}
 		}
 		c.s.fanout(c, v.out, f.Payload)
-		c.reply(f, []byte(v.ok))
+		if !c.quiet {
+			c.reply(f, []byte(v.ok))
+		}
 		return
 	}
 	switch f.Type {
@@ -122,6 +124,9 @@ func (s *Server) fanout(from *conn, typ string, payload []byte) {
 		targets = s.byChan[from.ident.channel]
 	}
 	for _, t := range targets {
+		if t == from && from.quiet {
+			continue
+		}
 		b := make([]byte, 0, n)
 		b = append(b, `{"id":"`...)
 		b = s.ids.appendID(b)

@@ -1,4 +1,4 @@
-package main
+package box
 
 // The simulated board, populated from the config: with -sim (or without a
 // GPIO chip) a user's own config runs with a simulated device wherever it
@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
@@ -25,18 +26,18 @@ const simPeriod = 2 * time.Second
 // simulateConfig populates board with a simulated device for every sensor
 // and serial device of cfg: the right register-map fake at each configured
 // I²C bus/address, a DS18B20 w1_slave at each 1-Wire path, the thermal zone
-// of each cputemp sensor, and a serial port per serial device. It returns
-// the component running the serial peers (nil when there is none).
-func simulateConfig(board *simhost.Board, cfg *config.Config, log *slog.Logger) (*component, error) {
+// of each cputemp sensor, and a serial port per serial device (its peer is
+// played by the sim-serial component).
+func simulateConfig(board *simhost.Board, cfg *config.Config, log *slog.Logger) error {
 	for _, s := range cfg.Sensors {
 		info, err := sensor.Lookup(s.Driver)
 		if err != nil {
-			return nil, fmt.Errorf("sensor %s: %w", s.ID, err)
+			return fmt.Errorf("sensor %s: %w", s.ID, err)
 		}
 		switch {
 		case info.Kind == sensor.KindI2C:
 			if err := board.AddI2CDevice(s.Bus, s.Address, s.Driver); err != nil {
-				return nil, fmt.Errorf("sensor %s: %w", s.ID, err)
+				return fmt.Errorf("sensor %s: %w", s.ID, err)
 			}
 		case info.Name == config.DriverDS18B20:
 			p, err := sensor.W1SlavePath(s.Path)
@@ -52,27 +53,31 @@ func simulateConfig(board *simhost.Board, cfg *config.Config, log *slog.Logger) 
 			board.AddThermalZone(path.Clean(p), "cpu")
 		}
 	}
-	if len(cfg.Serial) == 0 {
-		return nil, nil
-	}
-	devs := cfg.Serial
-	for _, d := range devs {
+	for _, d := range cfg.Serial {
 		board.AddSerial(d.Port)
 	}
+	return nil
+}
+
+// startSimSerial plays the simulated serial devices (with a simulated
+// board whose config has serial devices).
+func (b *Box) startSimSerial(ctx context.Context) (func(), error) {
+	devs := b.cfg.Serial
+	if b.hw.sim == nil || len(devs) == 0 {
+		return nil, nil
+	}
+	log := b.log.With("component", "bridge")
 	log.Info("simulated serial devices", "ports", len(devs), "every", simPeriod)
-	return &component{name: "sim-serial", run: func(ctx context.Context) error {
-		done := make(chan struct{}, len(devs))
-		for i, d := range devs {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				runSimPeer(ctx, board, d, float64(i), log)
-			}()
-		}
-		for range devs {
-			<-done
-		}
-		return nil
-	}}, nil
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i, d := range devs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runSimPeer(ctx, b.hw.sim, d, float64(i), log)
+		}()
+	}
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // runSimPeer plays the device at the other end of d's simulated port: a
@@ -84,7 +89,9 @@ func runSimPeer(ctx context.Context, board *simhost.Board, d config.SerialDevice
 		if err != nil {
 			return
 		}
-		go func() { // drain the commands
+		drained := make(chan struct{})
+		go func() { // drain the commands; ends when the peer is closed
+			defer close(drained)
 			buf := make([]byte, 256)
 			for {
 				k, err := peer.Read(buf)
@@ -109,6 +116,7 @@ func runSimPeer(ctx context.Context, board *simhost.Board, d config.SerialDevice
 		}
 		t.Stop()
 		_ = peer.Close()
+		<-drained
 	}
 }
 

@@ -1,0 +1,301 @@
+package box
+
+// The page component: the box's page, pairing QR, mDNS and the layout push
+// (the pairing code lives in internal/pairing and internal/page).
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/bridge"
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/layout"
+	"github.com/meshbox/meshbox/internal/page"
+	"github.com/meshbox/meshbox/internal/pairing"
+)
+
+// PairingPayload builds the §15.1 payload: the advertise_url, else
+// ws://<LAN IPv4 of the default route>:<listen port>.
+func PairingPayload(cfg *config.Config, token string, res pairing.Resolver) (pairing.Payload, error) {
+	channel := cfg.Channel
+	if channel == "" {
+		channel = config.DefaultChannel
+	}
+	p := pairing.Payload{Channel: channel, Role: pairing.DefaultRole, Token: token}
+	if cfg.AdvertiseURL != "" {
+		p.URL = pairing.URL(cfg.AdvertiseURL, nil, 0)
+		return p, nil
+	}
+	port, err := pairing.ListenPort(cfg.Listen)
+	if err != nil {
+		return p, err
+	}
+	ip, err := res.LANIPv4()
+	if err != nil {
+		return p, fmt.Errorf("pairing address: %w (set advertise_url in the config)", err)
+	}
+	p.URL = pairing.URL("", ip, port)
+	return p, nil
+}
+
+// newPairingWindow opens the pairing window at boot (config pairing.window,
+// default 10 minutes; pairing.always keeps it open).
+func newPairingWindow(cfg *config.Config) *pairing.Window {
+	return pairing.NewWindow(cfg.Pairing.Window, cfg.Pairing.Always, nil)
+}
+
+// logPairing returns the pairing.Window.Watch callback that logs one INFO
+// line per change: opened (how, for how long, until when) and closed (how
+// to pair again). button is the pairing input's label ("" = none).
+func logPairing(log *slog.Logger, button string) func(pairing.Change) {
+	return func(c pairing.Change) {
+		switch {
+		case c.Always:
+			log.Info("pairing always open (pairing.always): the page shows the QR and the token to anyone on the LAN")
+		case c.Open:
+			msg := "pairing opened"
+			switch c.Reason {
+			case "":
+			case "boot":
+				msg = "pairing open at boot"
+			default:
+				msg += " by " + c.Reason
+			}
+			log.Info(msg, "for", c.For.Round(time.Second).String(), "until", c.Until.Format("15:04:05"))
+		case button != "":
+			log.Info("pairing closed; press the pairing button or run `meshbox qr` to pair", "button", button)
+		default:
+			log.Info("pairing closed; run `meshbox qr` to pair (no pairing button configured)")
+		}
+	}
+}
+
+// LoopbackWarning is the warning for a relay that listens on loopback only
+// while its pairing URL points at the LAN ("" when that is not the case).
+// code wraps the flag to use (backticks for the page, "" for logs).
+func LoopbackWarning(cfg *config.Config, code string) string {
+	if cfg.AdvertiseURL != "" || !loopbackListen(cfg.Listen) {
+		return "" // a reverse proxy in front of a loopback relay is fine
+	}
+	host, port, _ := net.SplitHostPort(cfg.Listen)
+	return "the relay listens on " + host + " only: phones on the LAN cannot reach it; use " + code + "-listen :" + port + code
+}
+
+// pageWarning is the banner on the page: a loopback-only relay, and a real
+// wiring running on simulated hardware.
+func (b *Box) pageWarning(code string) string {
+	var ws []string
+	if w := LoopbackWarning(b.cfg, code); w != "" {
+		ws = append(ws, w)
+	}
+	if b.simulatedWithoutFlag() {
+		ws = append(ws, "no GPIO chip was found: this wiring runs on SIMULATED hardware (made-up sensor values, no pin is driven)")
+	}
+	return strings.Join(ws, "; ")
+}
+
+// relayRequest is what the relay sees of a WebSocket upgrade: the page's
+// own Origin is removed (see page.Handler.WithRelay), any other Origin meets
+// the relay's allow-list.
+func (b *Box) relayRequest(r *http.Request) *http.Request {
+	if r.Header.Get("Origin") == "" || !page.SameOrigin(r, boxHosts(b.cfg)) {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header.Del("Origin")
+	return r
+}
+
+// pageState is what the page component builds in routes and runs in
+// startPage.
+type pageState struct {
+	payload      pairing.Payload
+	lanOK        bool
+	res          pairing.Resolver
+	layout       *layout.Layout
+	pairingLabel string
+	pushes       *pushCounters
+	counters     *eventCounters
+	log          *slog.Logger
+}
+
+// routes prints the pairing QR, builds the layout and mounts the page (GET
+// /, /layout.json, /pairing.png, /healthz, /metrics) and POST /update on
+// the mux (plain HTTP only; upgrades stay with the relay).
+func (b *Box) routes() error {
+	log := b.log.With("component", "page")
+	res := pairing.Resolver{Logger: log}
+	payload, err := PairingPayload(b.cfg, b.opts.Token, res)
+	lanOK := err == nil
+	if err != nil {
+		// No IPv4 LAN address (yet): never put 127.0.0.1 in a QR; use the
+		// mDNS host name, which phones on the LAN resolve.
+		port, _ := pairing.ListenPort(b.cfg.Listen)
+		host := b.cfg.MDNS.Hostname
+		if host == "" {
+			host, _ = os.Hostname()
+		}
+		payload.URL = "ws://" + net.JoinHostPort(strings.TrimSuffix(pairing.HostFQDN(host), "."), strconv.Itoa(port))
+		log.Warn("pairing: no LAN address, the QR uses the host name (set advertise_url to choose)", "err", err, "url", payload.URL)
+	}
+	// A relay on loopback only (-listen 127.0.0.1:PORT, no advertise_url):
+	// the pairing URL (QR, pairing JSON, /layout.json) stays the LAN URL a
+	// phone needs once the relay listens on the LAN, never 127.0.0.1 (a
+	// phone would dial its own loopback). What keeps it honest is one WARN
+	// at start, the same warning as a banner on the page (session
+	// "warning") and on stderr under `meshbox qr`. The page's own WebSocket
+	// dials location.host, not this URL, so a browser on this machine
+	// keeps working.
+	if w := LoopbackWarning(b.cfg, ""); w != "" {
+		log.Warn(w, "listen", b.cfg.Listen, "advertised", payload.URL)
+	}
+	if b.opts.ConsoleQR != nil {
+		b.opts.ConsoleQR(payload)
+	} else {
+		log.Info("pairing: scan the QR on the page or run `meshbox qr` on the console",
+			"page", pairing.HTTPURL(payload.URL)+"/")
+	}
+
+	l, err := layout.Generate(b.cfg, layout.Options{URL: payload.URL, Token: b.opts.Token})
+	if err != nil {
+		return fmt.Errorf("layout: %w", err)
+	}
+	if err := layout.ValidateLayout(l, nil); err != nil {
+		log.Warn("layout: generated layout breaks a schema rule", "err", err)
+	}
+	withTok, err := l.JSON()
+	if err != nil {
+		return err
+	}
+	noTok, err := l.WithoutToken().JSON()
+	if err != nil {
+		return err
+	}
+	ps := &pageState{payload: payload, lanOK: lanOK, res: res, layout: l, log: log,
+		pushes: &pushCounters{}, counters: newEventCounters()}
+	for _, in := range b.cfg.Inputs {
+		if in.Pairing {
+			ps.pairingLabel = in.Label
+			if ps.pairingLabel == "" {
+				ps.pairingLabel = in.ID
+			}
+		}
+	}
+	b.page = ps
+	h := page.New(page.Options{
+		Name: b.cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: b.opts.Token,
+		Window: b.window, PairingButton: ps.pairingLabel, Hosts: boxHosts(b.cfg), Logger: log, Warning: b.pageWarning("`"),
+		Layout: func(withToken bool) ([]byte, error) {
+			if withToken {
+				return withTok, nil
+			}
+			return noTok, nil
+		},
+		Health:  b.health,
+		Metrics: b.collectMetrics,
+	})
+	b.mux.Handle("/", h)
+	b.mountUpdate()
+	return nil
+}
+
+// startPage runs the pairing-window log, the event counters behind
+// /metrics, mDNS and the layout pusher (through the bridge's member, a
+// monitor with routing rights, which exists already).
+func (b *Box) startPage(ctx context.Context) (func(), error) {
+	ps := b.page
+	log := ps.log
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	goRun := func(fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	if b.opts.Token != "" { // an open relay has no secret to guard
+		goRun(func() { b.window.Watch(ctx, logPairing(log, ps.pairingLabel)) })
+	}
+	sub := b.hw.bridge.Subscribe("page counters", bridge.SubscribeOptions{
+		Kinds: []bridge.EventKind{bridge.EventMetrics, bridge.EventSensorError}})
+	goRun(func() { ps.counters.run(sub) })
+	switch {
+	case b.cfg.MDNS.Disabled || !ps.lanOK:
+	case loopbackListen(b.cfg.Listen):
+		log.Info("mdns: not advertising: the relay listens on loopback only", "listen", b.cfg.Listen)
+	default:
+		goRun(func() { startMDNS(ctx, b.cfg, ps.payload, ps.res, log) })
+	}
+	m := b.member
+	p := layout.NewPusher(layout.PushOptions{
+		Client: m.Client, Self: m.Client.Name(), Channel: ps.payload.Channel,
+		Layout: func() *layout.Layout { return ps.layout }, Logger: log, OnResult: ps.pushes.add,
+	})
+	goRun(func() {
+		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+			b.fail(fmt.Errorf("layout push: %w", err))
+		}
+	})
+	return func() { cancel(); sub.Close(); wg.Wait() }, nil
+}
+
+// boxHosts are the names the box answers to besides IP literals (for the
+// page's Host and Origin checks).
+func boxHosts(cfg *config.Config) []string {
+	var hosts []string
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h, h+".local")
+	}
+	if cfg.MDNS.Hostname != "" {
+		hosts = append(hosts, strings.TrimSuffix(pairing.HostFQDN(cfg.MDNS.Hostname), "."))
+	}
+	if cfg.AdvertiseURL != "" {
+		if u, err := url.Parse(cfg.AdvertiseURL); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	return hosts
+}
+
+func startMDNS(ctx context.Context, cfg *config.Config, p pairing.Payload, res pairing.Resolver, log *slog.Logger) {
+	port, err := pairing.ListenPort(cfg.Listen)
+	if err != nil {
+		return
+	}
+	ip, err := res.LANIPv4()
+	if err != nil {
+		log.Warn("mdns: not advertising", "err", err)
+		return
+	}
+	auth := "token"
+	if p.Token == "" {
+		auth = "none"
+	}
+	a := pairing.Advert{Instance: cfg.Name, Hostname: cfg.MDNS.Hostname, Port: port, IPs: []net.IP{ip},
+		TXT: []string{"path=/", "channel=" + p.Channel, "name=" + cfg.Name, "auth=" + auth}}
+	if err := pairing.Advertise(ctx, a, log); err != nil {
+		log.Warn("mdns: not advertising", "err", err)
+	}
+}
+
+// loopbackListen reports whether addr ("127.0.0.1:8765", "localhost:0",
+// "[::1]:80") only accepts connections from this machine: advertising it on
+// the LAN would send phones to a port they cannot reach.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,107 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// intakeQueue bounds the mesh commands waiting to be applied; a command
+// arriving when it is full is refused (ErrBusy) at once.
+const intakeQueue = 64
+
+var (
+	errIntakeFull = fmt.Errorf("%w: too many commands waiting", ErrBusy)
+	errTooLate    = fmt.Errorf("%w: not applied within %s", ErrBusy, applyWithin)
+)
+
+// intake takes the commands of the mesh members without ever making the
+// reader wait: it decodes a frame, answers control_sync_request and
+// all_off at once (ahead of everything), and queues other commands for one
+// worker. A command that waited longer than applyWithin is refused instead
+// of moving a pin late; all_off cancels every command queued before it.
+type intake struct {
+	b     *Bridge
+	q     chan queuedCmd
+	epoch atomic.Uint64 // bumped by all_off; older queued commands are cancelled
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+type queuedCmd struct {
+	m     inMsg
+	mt    string
+	at    time.Time
+	epoch uint64
+}
+
+func newIntake(b *Bridge) *intake {
+	in := &intake{b: b, q: make(chan queuedCmd, intakeQueue), quit: make(chan struct{}), done: make(chan struct{})}
+	go in.run()
+	return in
+}
+
+// Receive takes the payload of a broadcast frame from a mesh member. It
+// never blocks: commands are queued for the bridge's worker (refused with
+// ErrBusy when the queue is full); all_off and control_sync_request are
+// handled at once, ahead of any queued command.
+func (b *Bridge) Receive(payload json.RawMessage) {
+	m, mt, ok := parseCommand(payload)
+	if !ok {
+		return
+	}
+	switch {
+	case mt == "control_sync_request":
+		b.SendSnapshot(m.str("from"))
+	case b.closing.Load():
+		b.ack(m, ErrClosed)
+	case mt == "command" && m.str("command") == "all_off":
+		b.ack(m, b.AllOff(b.base))
+	default:
+		select {
+		case b.intake.q <- queuedCmd{m: m, mt: mt, at: time.Now(), epoch: b.intake.epoch.Load()}:
+		default:
+			b.ack(m, errIntakeFull)
+		}
+	}
+}
+
+func (in *intake) run() {
+	defer close(in.done)
+	b := in.b
+	for {
+		select {
+		case <-in.quit:
+			for {
+				select {
+				case c := <-in.q:
+					b.ack(c.m, ErrClosed)
+				default:
+					return
+				}
+			}
+		case c := <-in.q:
+			switch {
+			case c.epoch != in.epoch.Load():
+				b.ack(c.m, errAllOff)
+			case time.Since(c.at) > applyWithin:
+				b.ack(c.m, errTooLate)
+			default:
+				_, err := b.execute(b.base, c.mt, c.m)
+				b.ack(c.m, err)
+			}
+		}
+	}
+}
+
+// cancel makes the worker refuse (errAllOff) every command queued so far.
+func (in *intake) cancel() { in.epoch.Add(1) }
+
+// stop ends the worker; queued commands are answered ErrClosed.
+func (in *intake) stop() {
+	in.once.Do(func() { close(in.quit) })
+	<-in.done
+}
