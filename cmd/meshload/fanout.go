@@ -67,9 +67,21 @@ func (s *subscriber) run(st *loadStats) {
 	}
 }
 
+// fanResult is one fan-out or latency run.
+type fanResult struct {
+	perSec   float64 // deliveries/s
+	lost     int64
+	p50, p99 time.Duration
+}
+
 func fanout(ctx context.Context, o options, out io.Writer, fixedRate bool) error {
+	_, err := runFanout(ctx, o, out, fixedRate)
+	return err
+}
+
+func runFanout(ctx context.Context, o options, out io.Writer, fixedRate bool) (fanResult, error) {
 	if o.subs < 1 {
-		return fmt.Errorf("-subs must be ≥ 1")
+		return fanResult{}, fmt.Errorf("-subs must be ≥ 1")
 	}
 	st := &loadStats{notify: make(chan struct{}, 1)}
 	sample := int64(16)
@@ -91,11 +103,16 @@ func fanout(ctx context.Context, o options, out io.Writer, fixedRate bool) error
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("subscribers: %w", err)
+		for _, s := range subs {
+			if s != nil {
+				s.m.ws.Close()
+			}
+		}
+		return fanResult{}, fmt.Errorf("subscribers: %w", err)
 	}
 	pub, err := join(ctx, o.url, o.token, "load-pub", o.channel, "node", map[string]any{"can_broadcast": true, "broadcast_scope": "channel"})
 	if err != nil {
-		return fmt.Errorf("publisher: %w", err)
+		return fanResult{}, fmt.Errorf("publisher: %w", err)
 	}
 	fmt.Fprintf(out, "%d subscribers + 1 publisher joined in %v\n", o.subs, time.Since(start).Round(time.Millisecond))
 
@@ -147,7 +164,7 @@ func fanout(ctx context.Context, o options, out io.Writer, fixedRate bool) error
 		frame = append(frame, pad...)
 		frame = append(frame, `"},"reply_to":null}`...)
 		if err := pub.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-			return fmt.Errorf("publish: %w", err)
+			return fanResult{}, fmt.Errorf("publish: %w", err)
 		}
 		sent++
 	}
@@ -195,10 +212,11 @@ func fanout(ctx context.Context, o options, out io.Writer, fixedRate bool) error
 	fmt.Fprintf(out, "throughput: %.0f deliveries/s to %d subscribers\n", float64(got)/el, o.subs)
 	fmt.Fprintf(out, "latency (%d samples): p50 %v  p90 %v  p99 %v  max %v\n", len(lat),
 		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+	res := fanResult{perSec: float64(got) / el, lost: want - got, p50: pct(0.50), p99: pct(0.99)}
 	if want != got {
-		return fmt.Errorf("lost %d deliveries", want-got)
+		return res, fmt.Errorf("lost %d deliveries", want-got)
 	}
-	return nil
+	return res, nil
 }
 
 // waitWindow blocks until every live subscriber has received at least

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -68,6 +69,10 @@ func idle(ctx context.Context, o options, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	after, err := rss(o.pid)
+	if o.pid > 0 && o.spawn {
+		_ = syscall.Kill(o.pid, syscall.SIGUSR1) // our child: print its memory breakdown
+		time.Sleep(time.Second)
+	}
 	for i, m := range ms {
 		_ = m.ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"id":"ping-%d","type":"ping","payload":null,"reply_to":null}`, i)))
 	}

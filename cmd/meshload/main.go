@@ -44,6 +44,15 @@ type options struct {
 	pid      int
 	channel  string
 	conc     int
+
+	compare    bool   // fanout/latency: alternate rounds against a minimal relay
+	rounds     int    // -compare rounds
+	serve      string // child mode: meshbox | minimal
+	listen     string // child mode address
+	cpuprofile string // child mode
+	memprofile string // child mode
+	spawn      bool   // run the meshbox relay in a child process (not in this one)
+	client     string // idle: go | python
 }
 
 func main() {
@@ -71,8 +80,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.pid, "pid", 0, "idle: relay process whose RSS to report")
 	fs.StringVar(&o.channel, "channel", "load", "channel to use")
 	fs.IntVar(&o.conc, "connect", 8, "concurrent connection attempts (keep below the relay's pending-per-IP cap)")
+	fs.BoolVar(&o.compare, "compare", false, "fanout/latency: run alternating rounds against meshbox and a minimal relay, both in child processes (or meshbox at -url), and print the ratio")
+	fs.IntVar(&o.rounds, "rounds", 3, "-compare: rounds (each runs both relays)")
+	fs.StringVar(&o.serve, "serve", "", "internal: serve a relay in this process (meshbox | minimal) until stdin closes")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "-serve: listen address")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "-serve: write a CPU profile of the relay process")
+	fs.StringVar(&o.memprofile, "memprofile", "", "-serve: write a heap profile of the relay process at exit")
+	fs.BoolVar(&o.spawn, "spawn", false, "without -url: run the meshbox relay in a child process (pass -cpuprofile/-memprofile to profile it)")
+	fs.StringVar(&o.client, "client", "go", "idle: go (gorilla) | python (the handshake, headers and pacing of Python websockets 10.4, the reference client's transport)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.serve != "" {
+		return serveChild(ctx, o, os.Stdin, stdout)
+	}
+	if o.compare {
+		if o.mode != "fanout" && o.mode != "latency" {
+			return fmt.Errorf("-compare needs -mode fanout or latency")
+		}
+		return compare(ctx, o, stdout)
+	}
+	if o.url == "" && o.spawn {
+		var extra []string
+		if o.cpuprofile != "" {
+			extra = append(extra, "-cpuprofile", o.cpuprofile)
+		}
+		if o.memprofile != "" {
+			extra = append(extra, "-memprofile", o.memprofile)
+		}
+		c, err := spawn("meshbox", o.token, extra...)
+		if err != nil {
+			return err
+		}
+		defer c.stop()
+		o.url = c.url
+		if o.pid == 0 {
+			o.pid = c.pid
+		}
+		fmt.Fprintf(stdout, "meshbox relay child pid %d at %s\n", c.pid, c.url)
 	}
 	if o.url == "" {
 		url, stop, err := embedded(o.token)

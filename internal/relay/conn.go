@@ -38,12 +38,13 @@ type conn struct {
 	quiet bool // a quiet pipe: no own broadcasts back, no "sent" replies (PipeOptions)
 	born  time.Time
 
-	log atomic.Pointer[slog.Logger] // enriched with id and name at admission
+	names atomic.Pointer[[2]string] // id and name for log lines, set at admission
 
 	// Owned by the reader goroutine.
 	rate      rateWindow
 	authTimer *time.Timer
-	maxIn     int64 // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
+	maxIn      int64 // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
+	handedOver bool  // the reader moved to a fresh goroutine after identify
 
 	// Written under Server.mu by the reader (admission), read under Server.mu
 	// by others and freely by the reader.
@@ -62,18 +63,23 @@ type conn struct {
 	pending map[string]*route // routes waiting for this conn's reply, by frame id
 	gone    bool              // torn down: no new pending routes
 
-	qmu     sync.Mutex // guards q, qBytes, qClosed
-	q       [][]byte
-	qBytes  int64
-	qClosed bool
-	wake    chan struct{} // cap 1, never closed: q became non-empty
+	qmu         sync.Mutex // guards the fields up to closeWanted
+	q           []outMsg
+	qBytes      int64
+	qClosed     bool
+	writing     bool // a writer goroutine runs (it exits after writerLinger idle)
+	pingWanted  bool
+	pong        *string // a ping to answer (its data), written by the writer
+	closeWanted bool
+	wake        chan struct{} // cap 1, never closed: work for a lingering writer
+
+	pingTimer atomic.Pointer[time.Timer] // sockets: keepalive
 
 	closing   atomic.Bool
 	linger    atomic.Bool // the reader stopped mid-frame (oversize): drain before closing
 	closeOnce sync.Once
-	closeCode int           // written before closeReq is closed
+	closeCode int           // written before closeWanted is set
 	closeWhy  string        // ditto
-	closeReq  chan struct{} // closed by requestClose
 	readDone  chan struct{} // closed when the reader stops reading
 }
 
@@ -82,7 +88,6 @@ func (s *Server) newConn(sk sock, ip, query string, pipe bool) *conn {
 		s: s, sk: sk, ip: ip, query: query, pipe: pipe,
 		born:     time.Now(),
 		wake:     make(chan struct{}, 1),
-		closeReq: make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
 	c.rate.limit = s.cfg.RateLimit
@@ -93,157 +98,17 @@ func (s *Server) newConn(sk sock, ip, query string, pipe bool) *conn {
 	if pipe {
 		c.rate.limit = s.cfg.PipeRateLimit
 	}
-	c.log.Store(s.log.With("remote", ip))
 	return c
 }
 
-func (c *conn) logger() *slog.Logger { return c.log.Load() }
-
-// requestClose asks the writer to send a close frame and tear the
-// connection down. Only the first request counts. It never blocks.
-func (c *conn) requestClose(code int, why string) {
-	c.closeOnce.Do(func() {
-		c.closeCode, c.closeWhy = code, why
-		c.closing.Store(true)
-		c.qmu.Lock()
-		c.qClosed = true
-		c.q = nil
-		c.qmu.Unlock()
-		close(c.closeReq)
-	})
-}
-
-// enqueue queues one encoded frame for the writer. It never blocks.
-// Overflow policy: a connection whose queue already holds QueueSize frames
-// or QueueBytes bytes is a slow consumer; the frame is dropped and the
-// connection is reaped (closed 1000 "slow consumer", removed from the
-// tables), the way the reference reaps a peer whose send stalls. A write
-// that makes no progress for SendTimeout reaps the peer too (writeLoop).
-func (c *conn) enqueue(msg []byte) bool {
-	c.qmu.Lock()
-	if c.qClosed {
-		c.qmu.Unlock()
-		c.s.stats.dropped.Add(1)
-		return false
+// logger returns the server's logger with this connection's address, and
+// id and name once admitted. It is built per call (log lines are rare), so
+// an idle member keeps no logger of its own.
+func (c *conn) logger() *slog.Logger {
+	if n := c.names.Load(); n != nil {
+		return c.s.log.With("remote", c.ip, "id", n[0], "name", n[1])
 	}
-	if len(c.q) >= c.s.cfg.QueueSize || c.qBytes+int64(len(msg)) > c.s.cfg.QueueBytes {
-		c.qmu.Unlock()
-		c.s.stats.dropped.Add(1)
-		c.reap("send queue full")
-		return false
-	}
-	c.q = append(c.q, msg)
-	c.qBytes += int64(len(msg))
-	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-// reap closes a slow consumer (see enqueue): it aborts a write in progress
-// and takes the member out of the tables right away, without waiting for its
-// goroutines. It never blocks (it may run under Server.mu's read lock).
-func (c *conn) reap(why string) {
-	if c.closing.Load() {
-		return
-	}
-	c.s.stats.reaped.Add(1)
-	c.logger().Warn("relay: slow consumer reaped", "reason", why)
-	c.requestClose(websocket.CloseNormalClosure, "slow consumer")
-	c.sk.abort()
-	go c.s.unregister(c)
-}
-
-// take swaps the queue with the (empty) spare slice.
-func (c *conn) take(spare [][]byte) [][]byte {
-	c.qmu.Lock()
-	out := c.q
-	c.q = spare
-	c.qBytes = 0
-	c.qmu.Unlock()
-	return out
-}
-
-// writeLoop is the connection's only writer: queued frames in batches,
-// keepalive pings, and finally the close frame.
-func (c *conn) writeLoop() {
-	defer c.s.wg.Done()
-	var tick <-chan time.Time
-	if !c.pipe && c.s.cfg.PingInterval > 0 && c.s.cfg.PingTimeout > 0 {
-		t := time.NewTicker(c.s.cfg.PingInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	var spare [][]byte
-	for {
-		select {
-		case <-c.closeReq:
-			c.finish()
-			return
-		case <-c.wake:
-			batch := c.take(spare)
-			if len(batch) == 0 {
-				spare = batch
-				continue
-			}
-			err := c.sk.writeBatch(batch, time.Now().Add(c.s.cfg.SendTimeout))
-			n := len(batch)
-			clear(batch)
-			if cap(batch) <= 64 {
-				spare = batch[:0]
-			} else {
-				spare = nil
-			}
-			if err != nil {
-				c.writeFailed(err)
-				continue
-			}
-			c.s.stats.framesOut.Add(uint64(n))
-		case <-tick:
-			if err := c.sk.ping(time.Now().Add(c.s.cfg.SendTimeout)); err != nil {
-				c.writeFailed(err)
-			}
-		}
-	}
-}
-
-func (c *conn) writeFailed(err error) {
-	if c.closing.Load() {
-		return
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.reap("send timeout")
-		return
-	}
-	c.logger().Debug("relay: write failed", "err", err)
-	c.requestClose(websocket.CloseNormalClosure, "")
-}
-
-// finish sends the close frame, gives the peer closeGrace to answer, then
-// closes the transport.
-func (c *conn) finish() {
-	_ = c.sk.writeClose(c.closeCode, c.closeWhy, time.Now().Add(closeGrace))
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-c.readDone:
-	case <-t.C:
-		// No answer yet, and the peer may still be sending (a flood past the
-		// rate limit). A close now, with its input unread, would reset the
-		// connection and could drop our close frame: half-close and let the
-		// reader discard for one more grace period.
-		if h, ok := c.sk.(interface{ halfClose(time.Time) }); ok {
-			h.halfClose(time.Now().Add(closeGrace))
-			<-c.readDone // bounded by that read deadline
-		}
-	}
-	if d, ok := c.sk.(interface{ drain(int64) }); ok && c.linger.Load() {
-		d.drain(4 * c.s.cfg.MaxSize) // the reader stopped mid-frame (oversize)
-	}
-	c.sk.close()
+	return c.s.log.With("remote", c.ip)
 }
 
 // authExpired runs on the auth timer: no identify in time ⇒ close 1000.
@@ -256,19 +121,29 @@ func (c *conn) authExpired() {
 
 // run is the reader: it handles frames in arrival order until the transport
 // fails, then tears the connection down.
+//
+// Once a socket is identified, the reader hands over to a fresh goroutine:
+// identify's deep path (JSON, logging) has grown this one's stack, and an
+// idle member should cost a small stack, not that one.
 func (c *conn) run() {
 	defer c.s.wg.Done()
-	c.readLoop()
+	if c.readLoop() {
+		c.s.wg.Add(1) // our own slot is still held: no race with Close's Wait
+		go c.run()
+		return
+	}
 	c.teardown()
 }
 
-func (c *conn) readLoop() {
-	defer close(c.readDone)
+// readLoop reads and handles frames; it returns true (without closing
+// readDone) when the reader should go on on a fresh goroutine.
+func (c *conn) readLoop() (handOver bool) {
 	for {
 		msg, err := c.sk.read()
 		if err != nil {
 			c.readFailed(err)
-			return
+			close(c.readDone)
+			return false
 		}
 		if c.closing.Load() {
 			continue // draining until the peer acknowledges our close
@@ -294,6 +169,10 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.handle(msg)
+		if !c.pipe && !c.handedOver && c.auth.Load() == authDone {
+			c.handedOver = true
+			return true
+		}
 	}
 }
 
@@ -382,6 +261,9 @@ func (c *conn) teardown() {
 	c.requestClose(websocket.CloseNormalClosure, "")
 	if c.authTimer != nil {
 		c.authTimer.Stop()
+	}
+	if t := c.pingTimer.Load(); t != nil {
+		t.Stop()
 	}
 	s := c.s
 	s.mu.Lock()

@@ -78,7 +78,7 @@ func (s *Server) register(c *conn, ident identity) {
 		id = uuid.NewString()
 	}
 	c.id, c.ident, c.registered = id, ident, true
-	c.log.Store(c.logger().With("id", id, "name", ident.name))
+	c.names.Store(&[2]string{id, ident.name})
 	s.byID[id] = c
 	s.byName[ident.name] = c
 	s.all = append(s.all, c)

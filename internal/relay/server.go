@@ -89,7 +89,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
+		ReadBufferSize:   512, // per idle member; larger frames are read past it
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked after the upgrade, so the client sees 1008
@@ -143,6 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	c := s.newConn(sk, clientIP(r, s.trusted), r.URL.Query().Get("token"), false)
+	ws.SetPingHandler(c.pingReceived)
 	if !s.start(c, r.Header.Get("Origin")) {
 		_ = sk.writeClose(websocket.CloseGoingAway, "server shutting down", time.Now().Add(time.Second))
 		sk.close()
@@ -164,13 +165,15 @@ func (s *Server) start(c *conn, origin string) bool {
 		return false
 	}
 	s.live[c] = struct{}{}
-	s.wg.Add(2)
+	s.wg.Add(1) // the reader; a writer goroutine adds itself (kickLocked)
 	code, why := s.admitLocked(c)
 	s.mu.Unlock()
 	if code == 0 && !c.pipe && !originAllowed(origin, s.origins) {
 		code, why = 1008, reasonOrigin
 	}
-	go c.writeLoop()
+	if code == 0 && !c.pipe && s.cfg.PingInterval > 0 && s.cfg.PingTimeout > 0 {
+		c.pingTimer.Store(time.AfterFunc(s.cfg.PingInterval, c.pingDue))
+	}
 	if code != 0 {
 		s.stats.rejected.Add(1)
 		c.logger().Debug("relay: connection refused", "code", code, "reason", why) // Debug: a flood must not flood the log

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -64,24 +65,56 @@ func (s *wsSock) halfClose(d time.Time) {
 func (s *wsSock) setReadLimit(n int64) { s.ws.SetReadLimit(n) }
 
 func (s *wsSock) writeBatch(msgs [][]byte, deadline time.Time) error {
-	s.bc.startBatch()
+	out := make([]outMsg, len(msgs))
+	for i, m := range msgs {
+		out[i] = outMsg{b: m}
+	}
+	return s.writeOut(out, nil, deadline)
+}
+
+// writeOut frames every message (server frames are unmasked text frames)
+// straight into one pooled buffer, writing a fresh id into each shared
+// fan-out copy on the way, and sends the buffer with one write. Control
+// frames (pong, close) that gorilla writes from other goroutines go through
+// bufConn.Write and so land between whole batches.
+func (s *wsSock) writeOut(msgs []outMsg, ids *idGen, deadline time.Time) error {
+	bp := s.bc.getBuf()
+	b := *bp
 	for _, m := range msgs {
-		w, err := s.ws.NextWriter(websocket.TextMessage)
-		if err != nil {
-			s.bc.abortBatch()
-			return err
+		n := len(m.b)
+		switch {
+		case n < 126:
+			b = append(b, 0x81, byte(n))
+		case n <= 0xffff:
+			b = append(b, 0x81, 126, byte(n>>8), byte(n))
+		default:
+			b = append(b, 0x81, 127)
+			b = binary.BigEndian.AppendUint64(b, uint64(n))
 		}
-		_, _ = w.Write(m)
-		if err := w.Close(); err != nil {
-			s.bc.abortBatch()
-			return err
+		if m.fresh && ids != nil {
+			b = append(b, m.b[:idStart]...)
+			b = ids.appendID(b)
+			b = append(b, m.b[idEnd:]...)
+		} else {
+			b = append(b, m.b...)
 		}
 	}
-	return s.bc.flush(deadline)
+	*bp = b
+	err := s.bc.writeAll(b, deadline)
+	s.bc.putBuf(bp)
+	return err
 }
 
 func (s *wsSock) ping(deadline time.Time) error {
 	return s.ws.WriteControl(websocket.PingMessage, nil, deadline)
+}
+
+func (s *wsSock) pong(data string, deadline time.Time) error {
+	err := s.ws.WriteControl(websocket.PongMessage, []byte(data), deadline)
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	return err
 }
 
 func (s *wsSock) writeClose(code int, reason string, deadline time.Time) error {
@@ -101,20 +134,39 @@ func (s *wsSock) drain(limit int64) { s.bc.linger(limit) }
 // errBroken is returned by bufConn writes after a failed flush.
 var errBroken = errors.New("relay: connection write failed earlier")
 
-// bufConn wraps the hijacked net.Conn. Outside a batch, writes go straight
-// through (the upgrade response, control frames written by gorilla from the
-// reader goroutine). During a batch, writes collect in a pooled buffer and
-// flush sends them with one system call. mu serialises both paths.
+// bufConn wraps the hijacked net.Conn: gorilla's own writes (the upgrade
+// response, control frames) and the writer's batches (writeAll) are
+// serialised by mu, so frames never interleave.
 type bufConn struct {
 	net.Conn
-	pool    *sync.Pool  // of *[]byte
+	pool    *sync.Pool  // of *[]byte batch buffers
 	aborted atomic.Bool // set by abort: stop writing
 	final   atomic.Bool // set by halfClose: the read deadline is final
 
-	mu       sync.Mutex // guards the fields below
-	batching bool
-	broken   error
-	buf      *[]byte // held only during a batch
+	mu     sync.Mutex // guards broken and writes to Conn
+	broken error
+}
+
+// Batch buffers start at batchBufSize; a buffer that grew past
+// maxPooledBuf is dropped rather than pooled.
+const (
+	batchBufSize = 16 << 10
+	maxPooledBuf = 256 << 10
+)
+
+func (b *bufConn) getBuf() *[]byte {
+	if bp, _ := b.pool.Get().(*[]byte); bp != nil {
+		return bp
+	}
+	buf := make([]byte, 0, batchBufSize)
+	return &buf
+}
+
+func (b *bufConn) putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		*bp = (*bp)[:0]
+		b.pool.Put(bp)
+	}
 }
 
 func (b *bufConn) Write(p []byte) (int, error) {
@@ -123,66 +175,30 @@ func (b *bufConn) Write(p []byte) (int, error) {
 	if b.broken != nil {
 		return 0, b.broken
 	}
-	if b.batching {
-		*b.buf = append(*b.buf, p...)
-		return len(p), nil
-	}
 	return b.Conn.Write(p)
 }
 
-// SetWriteDeadline is ignored during a batch (flush sets its own).
+// SetWriteDeadline waits for a batch in progress (gorilla sets a deadline
+// before each control frame; it must not cut a batch's own deadline short).
 func (b *bufConn) SetWriteDeadline(t time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.batching {
-		return nil
-	}
 	return b.Conn.SetWriteDeadline(t)
 }
 
-func (b *bufConn) startBatch() {
-	bp, _ := b.pool.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	b.mu.Lock()
-	b.batching = true
-	b.buf = bp
-	b.mu.Unlock()
-}
-
-func (b *bufConn) endBatchLocked() {
-	bp := b.buf
-	b.buf = nil
-	b.batching = false
-	if cap(*bp) <= 256<<10 {
-		*bp = (*bp)[:0]
-		b.pool.Put(bp)
-	}
-}
-
-func (b *bufConn) abortBatch() {
-	b.mu.Lock()
-	b.endBatchLocked()
-	b.mu.Unlock()
-}
-
-// flush writes the batch with the deadline and ends batching.
-func (b *bufConn) flush(deadline time.Time) error {
+// writeAll writes a whole batch (see writeProgress); after a failure every
+// later write fails too.
+func (b *bufConn) writeAll(p []byte, deadline time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var err error
-	if len(*b.buf) > 0 && b.broken == nil {
-		err = b.writeProgress(*b.buf, deadline)
-		if err != nil {
-			b.broken = errBroken
-		}
+	if b.broken != nil {
+		return b.broken
 	}
-	b.endBatchLocked()
-	if err == nil {
-		err = b.broken
+	if err := b.writeProgress(p, deadline); err != nil {
+		b.broken = errBroken
+		return err
 	}
-	return err
+	return nil
 }
 
 // writeProgress writes p; the deadline is a stall limit: as long as the peer

@@ -104,19 +104,23 @@ func (c *conn) reply(f inFrame, payload []byte) {
 }
 
 // fanout sends {type: typ, payload} to every member in the sender's scope,
-// the sender included. Every copy gets its own id.
+// the sender included. The frame is encoded once and shared by every copy;
+// each copy still gets its own id, written by the recipient's writer (see
+// outMsg), so the loop allocates nothing per delivery.
 func (s *Server) fanout(from *conn, typ string, payload []byte) {
-	var suffix []byte
-	suffix = append(suffix, `","type":`...)
-	suffix = wire.AppendString(suffix, typ)
-	suffix = append(suffix, `,"payload":`...)
+	b := make([]byte, 0, idEnd+48+len(typ)+len(payload))
+	b = append(b, `{"id":"`...)
+	b = append(b, idPlaceholder...)
+	b = append(b, `","type":`...)
+	b = wire.AppendString(b, typ)
+	b = append(b, `,"payload":`...)
 	if len(payload) == 0 {
-		suffix = append(suffix, "null"...)
+		b = append(b, "null"...)
 	} else {
-		suffix = append(suffix, payload...)
+		b = append(b, payload...)
 	}
-	suffix = append(suffix, `,"reply_to":null}`...)
-	n := 7 + 36 + len(suffix)
+	b = append(b, `,"reply_to":null}`...)
+	m := outMsg{b: b, fresh: true}
 
 	s.mu.RLock()
 	targets := s.all
@@ -127,14 +131,13 @@ func (s *Server) fanout(from *conn, typ string, payload []byte) {
 		if t == from && from.quiet {
 			continue
 		}
-		b := make([]byte, 0, n)
-		b = append(b, `{"id":"`...)
-		b = s.ids.appendID(b)
-		b = append(b, suffix...)
-		t.enqueue(b)
+		t.enqueueOut(m)
 	}
 	s.mu.RUnlock()
 }
+
+// idPlaceholder fills the id of a shared frame; writers always replace it.
+const idPlaceholder = "00000000-0000-4000-8000-000000000000"
 
 func (c *conn) getNodes(f inFrame) {
 	if !c.ident.canMonitor {
