@@ -41,8 +41,8 @@ type conn struct {
 	names atomic.Pointer[[2]string] // id and name for log lines, set at admission
 
 	// Owned by the reader goroutine.
-	rate      rateWindow
-	authTimer *time.Timer
+	rate       rateWindow
+	authTimer  *time.Timer
 	maxIn      int64 // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
 	handedOver bool  // the reader moved to a fresh goroutine after identify
 
