@@ -32,9 +32,30 @@ func newIDGen() *idGen {
 }
 
 // appendID appends a fresh 36-character id to dst.
-func (g *idGen) appendID(dst []byte) []byte {
+func (g *idGen) appendID(dst []byte) []byte { return g.appendN(dst, g.ctr.Add(1)) }
+
+// idBlock is n consecutive ids reserved at once (one atomic add), handed
+// out by one goroutine.
+type idBlock struct {
+	g    *idGen
+	next uint64
+}
+
+// reserve reserves n ids.
+func (g *idGen) reserve(n int) idBlock {
+	end := g.ctr.Add(uint64(n))
+	return idBlock{g: g, next: end - uint64(n) + 1}
+}
+
+func (b *idBlock) appendID(dst []byte) []byte {
+	dst = b.g.appendN(dst, b.next)
+	b.next++
+	return dst
+}
+
+func (g *idGen) appendN(dst []byte, n uint64) []byte {
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], g.ctr.Add(1))
+	binary.BigEndian.PutUint64(b[:], n)
 	b[0] = 0x80 | b[0]&0x3f
 	var out [17]byte
 	hex.Encode(out[0:4], b[0:2])

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/google/uuid"
@@ -91,6 +92,7 @@ func (s *Server) register(c *conn, ident identity) {
 	p = wire.AppendString(p, ident.name)
 	p = append(p, '}')
 	c.enqueue(s.frame(nil, "welcome", p, ""))
+	s.publishLocked() // after welcome: no broadcast reaches c before it
 	s.pushRosterLocked()
 	c.logger().Info("relay: joined", "channel", ident.channel, "role", ident.role, "scope", ident.scope.String(),
 		"can_broadcast", ident.canBroadcast, "can_route", ident.canRoute, "can_monitor", ident.canMonitor)
@@ -125,13 +127,31 @@ func (s *Server) removeLocked(c *conn) {
 		delete(s.byChan, c.ident.channel)
 	}
 	s.monitors = without(s.monitors, c)
+	s.publishLocked()
 }
 
+// without returns l less c, as a new slice: published lists are never
+// modified in place (fan-out reads them without a lock).
 func without(l []*conn, c *conn) []*conn {
-	if i := slices.Index(l, c); i >= 0 {
-		l = slices.Delete(l, i, i+1)
+	i := slices.Index(l, c)
+	if i < 0 {
+		return l
 	}
-	return l
+	out := make([]*conn, 0, len(l)-1)
+	return append(append(out, l[:i]...), l[i+1:]...)
+}
+
+// memberView is an immutable snapshot of the member lists for fan-out
+// (copy-on-write): broadcasts take no lock and never block a join.
+type memberView struct {
+	all    []*conn
+	byChan map[string][]*conn
+}
+
+// publishLocked publishes the current lists. Appends to them only ever
+// write past the length a published view sees, and removals copy.
+func (s *Server) publishLocked() {
+	s.view.Store(&memberView{all: s.all, byChan: maps.Clone(s.byChan)})
 }
 
 // pushRosterLocked sends server_client_list to every monitor: global-scope

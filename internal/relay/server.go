@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -50,9 +51,10 @@ type Server struct {
 	pendingQ  list.List          // unidentified admitted sockets (not pipes), oldest first
 	byID      map[string]*conn
 	byName    map[string]*conn
-	all       []*conn            // registered members, join order
-	byChan    map[string][]*conn // registered members per channel, join order
-	monitors  []*conn            // registered members with can_monitor
+	all       []*conn                    // registered members, join order
+	byChan    map[string][]*conn         // registered members per channel, join order
+	monitors  []*conn                    // registered members with can_monitor
+	view      atomic.Pointer[memberView] // all and byChan for fan-out, published under mu
 
 	wg sync.WaitGroup // two per connection: reader and writer
 }
@@ -87,6 +89,7 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[normOrigin(o)] = true
 	}
+	s.view.Store(&memberView{})
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   512, // per idle member; larger frames are read past it

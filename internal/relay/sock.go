@@ -80,6 +80,10 @@ func (s *wsSock) writeBatch(msgs [][]byte, deadline time.Time) error {
 func (s *wsSock) writeOut(msgs []outMsg, ids *idGen, deadline time.Time) error {
 	bp := s.bc.getBuf()
 	b := *bp
+	var blk idBlock
+	if ids != nil {
+		blk = ids.reserve(len(msgs)) // one atomic add per batch, not per copy
+	}
 	for _, m := range msgs {
 		n := len(m.b)
 		switch {
@@ -93,7 +97,7 @@ func (s *wsSock) writeOut(msgs []outMsg, ids *idGen, deadline time.Time) error {
 		}
 		if m.fresh && ids != nil {
 			b = append(b, m.b[:idStart]...)
-			b = ids.appendID(b)
+			b = blk.appendID(b)
 			b = append(b, m.b[idEnd:]...)
 		} else {
 			b = append(b, m.b...)

@@ -122,10 +122,10 @@ func (s *Server) fanout(from *conn, typ string, payload []byte) {
 	b = append(b, `,"reply_to":null}`...)
 	m := outMsg{b: b, fresh: true}
 
-	s.mu.RLock()
-	targets := s.all
+	v := s.view.Load() // no lock: a copy-on-write snapshot
+	targets := v.all
 	if !from.ident.scopeGlobal {
-		targets = s.byChan[from.ident.channel]
+		targets = v.byChan[from.ident.channel]
 	}
 	for _, t := range targets {
 		if t == from && from.quiet {
@@ -133,7 +133,6 @@ func (s *Server) fanout(from *conn, typ string, payload []byte) {
 		}
 		t.enqueueOut(m)
 	}
-	s.mu.RUnlock()
 }
 
 // idPlaceholder fills the id of a shared frame; writers always replace it.

@@ -25,6 +25,8 @@ const (
 	// long, so an idle member costs one goroutine (the reader), not two; it is
 	// started again by the next frame, keepalive ping or close.
 	writerLinger = time.Second
+	// maxSpareQueue: the largest queue slice a busy writer keeps for reuse.
+	maxSpareQueue = 1024
 )
 
 // requestClose asks the writer to send a close frame and tear the
@@ -184,8 +186,8 @@ func (c *conn) writeLoop() {
 			n := len(batch)
 			clear(batch)
 			spare = nil
-			if cap(batch) <= 64 {
-				spare = batch[:0]
+			if cap(batch) <= maxSpareQueue {
+				spare = batch[:0] // kept while this writer runs, dropped when it exits
 			}
 			if err != nil {
 				c.writeFailed(err)
