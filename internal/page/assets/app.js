@@ -181,6 +181,7 @@
       if (show(v) === false) return;
       ctl.known = true;
       mark(ctl);
+      if (ctl.onValue) ctl.onValue(v); // history.js: extends the trend
     };
     ctl.clear();
     mark(ctl);
@@ -222,6 +223,8 @@
       }
       root.append(el('section', { class: 'tab' }, el('h2', { text: tab.title }), grid));
     }
+    // Trends from the box's history (history.js); they need the token.
+    if (globalThis.meshboxHistory && (token || !session.auth)) globalThis.meshboxHistory.attach(controls, token);
   }
 
   // --- protocol ----------------------------------------------------------
