@@ -1,7 +1,6 @@
 package scripts_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"os"
@@ -78,10 +77,10 @@ type imageOpts struct {
 	cloudInit bool   // /etc/cloud + user-data on the boot partition
 }
 
+// The layout scripts/sample-image.sh writes.
 const (
 	bootStart = 8192 // sectors, as Raspberry Pi OS
 	bootKiB   = 32 * 1024
-	rootKiB   = 40 * 1024
 )
 
 // piImage is a synthetic Raspberry-Pi-OS-like disk image built in dir.
@@ -91,7 +90,8 @@ type piImage struct {
 	rootOff int64
 }
 
-// buildImage makes a Raspberry-Pi-OS-like image: an MBR with a FAT boot
+// buildImage makes a Raspberry-Pi-OS-like image with scripts/sample-image.sh
+// (the same image a user can try flash.sh with): an MBR with a FAT boot
 // partition (config.txt, cmdline.txt) and an ext4 root with the files
 // flash.sh edits.
 func buildImage(t *testing.T, dir string, o imageOpts) piImage {
@@ -99,86 +99,18 @@ func buildImage(t *testing.T, dir string, o imageOpts) piImage {
 	if o.arch == "" {
 		o.arch = "arm64"
 	}
-	boot := filepath.Join(dir, "bootfs")
-	writeFile(t, filepath.Join(boot, "config.txt"), "# For more options and information see\r\n# http://rptl.io/configtxt\r\ndtparam=audio=on\r\ncamera_auto_detect=1\r\n\r\n[cm4]\r\notg_mode=1\r\n\r\n[all]\r\n", 0o644)
-	writeFile(t, filepath.Join(boot, "cmdline.txt"), "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait quiet\n", 0o644)
-	writeFile(t, filepath.Join(boot, "kernel8.img"), "not a kernel", 0o644)
-	if o.cloudInit {
-		writeFile(t, filepath.Join(boot, "user-data"), "#cloud-config\n", 0o644)
-	}
-	fat := filepath.Join(dir, "boot.fat")
-	run(t, "mkfs.vfat", "-C", "-n", "bootfs", fat, strconv.Itoa(bootKiB))
-	for _, f := range []string{"config.txt", "cmdline.txt", "kernel8.img", "user-data"} {
-		p := filepath.Join(boot, f)
-		if _, err := os.Stat(p); err == nil {
-			cmd := exec.Command("mcopy", "-i", fat, p, "::/"+f)
-			cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("mcopy %s: %v\n%s", f, err, out)
-			}
-		}
-	}
-
-	root := filepath.Join(dir, "rootfs")
-	writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nsystemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n", 0o644)
-	writeFile(t, filepath.Join(root, "etc/group"), "root:x:0:\ndaemon:x:1:\ndialout:x:20:pi\nshadow:x:42:\nsystemd-network:x:998:\ngpio:x:997:pi\npi:x:1000:\n", 0o644)
-	writeFile(t, filepath.Join(root, "etc/shadow"), "root:*:19000:0:99999:7:::\npi:*:19000:0:99999:7:::\n", 0o640)
-	writeFile(t, filepath.Join(root, "etc/gshadow"), "root:*::\ndialout:*::pi\nshadow:*::\ngpio:!::pi\npi:!::\n", 0o640)
-	writeFile(t, filepath.Join(root, "etc/hostname"), "raspberrypi\n", 0o644)
-	writeFile(t, filepath.Join(root, "etc/hosts"), "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\traspberrypi\n", 0o644)
-	writeFile(t, filepath.Join(root, "etc/systemd/system/multi-user.target.wants/.keep"), "", 0o644)
-	writeFile(t, filepath.Join(root, "etc/NetworkManager/system-connections/.keep"), "", 0o644)
-	writeFile(t, filepath.Join(root, "usr/share/zoneinfo/Europe/London"), "TZif2 fake\n", 0o644)
-	writeFile(t, filepath.Join(root, "usr/share/zoneinfo/Etc/UTC"), "TZif2 fake\n", 0o644)
-	writeFile(t, filepath.Join(root, "usr/bin/dash"), string(fakeELF(t, o.arch, 256)), 0o755)
-	writeFile(t, filepath.Join(root, "usr/local/bin/.keep"), "", 0o644)
-	if o.cloudInit {
-		writeFile(t, filepath.Join(root, "etc/cloud/cloud.cfg"), "datasource_list: [ NoCloud, None ]\n", 0o644)
-	}
-	ext := filepath.Join(dir, "root.ext4")
-	run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "rootfs", "-E", "root_owner=0:0", "-d", root, ext, strconv.Itoa(rootKiB)+"k")
-	// mke2fs -d copies the caller's uid: make the tree root-owned like a real image.
-	debugfsW(t, ext, "sif /etc/shadow uid 0", "sif /etc/shadow gid 42", "sif /etc/gshadow uid 0", "sif /etc/gshadow gid 42",
-		"sif /etc/passwd uid 0", "sif /etc/group uid 0", "sif /etc uid 0", "sif /etc gid 0")
-
 	img := filepath.Join(dir, "raspios.img")
-	rootStart := bootStart + bootKiB*2
-	total := int64(rootStart)*512 + rootKiB*1024
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
+	args := []string{"sample-image.sh", img, "--arch", o.arch}
+	if o.cloudInit {
+		args = append(args, "--cloud-init")
 	}
-	if err := f.Truncate(total); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	table := "label: dos\nlabel-id: 0x4e639091\n" +
-		"start=" + strconv.Itoa(bootStart) + ", size=" + strconv.Itoa(bootKiB*2) + ", type=c\n" +
-		"start=" + strconv.Itoa(rootStart) + ", type=83\n"
-	cmd := exec.Command("sfdisk", "-q", img)
-	cmd.Stdin = strings.NewReader(table)
+	cmd := exec.Command("bash", args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sfdisk: %v\n%s", err, out)
+		t.Fatalf("sample-image.sh: %v\n%s", err, out)
 	}
-	run(t, "dd", "if="+fat, "of="+img, "bs=512", "seek="+strconv.Itoa(bootStart), "conv=notrunc,sparse", "status=none")
-	run(t, "dd", "if="+ext, "of="+img, "bs=512", "seek="+strconv.Itoa(rootStart), "conv=notrunc,sparse", "status=none")
+	rootStart := bootStart + bootKiB*2
 	return piImage{path: img, bootOff: bootStart * 512, rootOff: int64(rootStart) * 512}
-}
-
-func debugfsW(t *testing.T, dev string, cmds ...string) {
-	t.Helper()
-	cmd := exec.Command("debugfs", "-w", "-f", "-", dev)
-	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("debugfs: %v", err)
-	}
-	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-		if l != "" && !strings.HasPrefix(l, "debugfs 1.") {
-			t.Fatalf("debugfs: %s", stderr.String())
-		}
-	}
 }
 
 // ---- reading a finished image back ----

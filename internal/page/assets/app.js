@@ -67,6 +67,22 @@
     return !!v;
   }
 
+  // --- icons -----------------------------------------------------------
+  // The layout names SF Symbols (the phone draws them); the page draws the
+  // nearest Unicode glyph for the families meshbox's layouts use.
+  const ICONS = [
+    [/^power|^bolt/, '⏻'], [/^lightbulb|^lamp/, '💡'], [/^fan/, '🌀'], [/^thermometer/, '🌡'],
+    [/^humidity|^drop|^water|^cloud\.rain/, '💧'], [/^sun|^light/, '☀'], [/^barometer|^gauge/, '⏲'],
+    [/^dial|^slider/, '🎚'], [/^hand\.tap|^button/, '👆'], [/^door|^lock/, '🚪'], [/^flame|^heat/, '🔥'],
+    [/^circle|^record/, '●'], [/^text|^doc/, '🗒'], [/^paperplane|^arrow/, '➤'], [/^bell/, '🔔'],
+    [/^wind|^air/, '💨'], [/^leaf|^tree|^camera\.macro/, '🌱'], [/^battery/, '🔋'], [/^clock|^timer/, '⏱'],
+  ];
+  function iconGlyph(name) {
+    if (!name) return '';
+    for (const [re, g] of ICONS) if (re.test(name)) return g;
+    return '';
+  }
+
   // --- rendering -------------------------------------------------------
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -85,11 +101,16 @@
 
   function renderControl(def) {
     const box = el('div', { class: 'ctl ' + def.type, 'data-control': def.id, 'data-type': def.type });
-    const [r, c] = def.position || [0, 0];
+    // Spans only: the page's grid flows densely (layout order, no holes
+    // where a half-width card meets a full-width one); the phone keeps
+    // the layout's positions.
     const [rs, cs] = def.span || [1, 1];
-    box.style.gridRow = `${r + 1} / span ${rs}`;
-    box.style.gridColumn = `${c + 1} / span ${cs}`;
-    const name = el('div', { class: 'name', text: def.label || def.id });
+    box.style.gridRow = `span ${rs}`;
+    box.style.gridColumn = `span ${cs}`;
+    const name = el('div', { class: 'name' });
+    const glyph = iconGlyph(def.icon);
+    if (glyph) name.append(el('span', { class: 'icon', 'aria-hidden': 'true', text: glyph }));
+    name.append(def.label || def.id);
     // clear() draws "value unknown" (no position, '–'); set(v) returns
     // false when it could not show v.
     const ctl = { def, el: box, set: () => {}, clear: () => {}, inputs: [], stateful: false, known: false };
@@ -98,7 +119,8 @@
         const input = el('input', { type: 'checkbox', role: 'switch', 'aria-label': def.label || def.id });
         const sw = el('label', { class: 'switch' }, input, el('span'));
         const val = el('div', { class: 'val', 'data-value': '' });
-        box.append(name, el('div', { class: 'row' }, val, sw));
+        ctl.hint = el('div', { class: 'hint', 'data-hint': '' });
+        box.append(name, el('div', { class: 'row' }, val, sw), ctl.hint);
         ctl.inputs.push(input);
         ctl.stateful = true;
         ctl.set = (v) => {
@@ -110,10 +132,20 @@
         break;
       }
       case 'button': {
-        const b = el('button', { type: 'button', text: def.label || def.id });
-        box.append(name, b);
+        // The card names the control; the button says what it does.
+        const verb = def.action?.payload?.msg_type === 'command' ? 'Send' : 'Press';
+        const b = el('button', { type: 'button', text: verb, 'aria-label': `${verb}: ${def.label || def.id}` });
+        const val = el('div', { class: 'val small', text: '', 'data-value': '' });
+        box.append(name, el('div', { class: 'row' }, val, b));
         ctl.inputs.push(b);
         b.addEventListener('click', () => fire(ctl, true));
+        // A momentary output reports true during its pulse, then false.
+        ctl.set = (v) => {
+          if (typeof v !== 'boolean') return false;
+          box.classList.toggle('active', v);
+          val.textContent = v ? 'on' : ''; val.dataset.value = String(v);
+        };
+        ctl.clear = () => { box.classList.remove('active'); val.textContent = ''; val.dataset.value = ''; };
         break;
       }
       case 'slider': {
@@ -143,9 +175,11 @@
           if (typeof v !== 'number') return false;
           const f = Math.min(1, Math.max(0, (v - min) / (max - min)));
           bar.setAttribute('stroke-dasharray', `${f * len} ${len}`);
+          bar.style.visibility = '';
           val.textContent = fmt(def, v); val.dataset.value = String(v);
         };
-        ctl.clear = () => { bar.setAttribute('stroke-dasharray', `0 ${len}`); val.textContent = '–'; val.dataset.value = ''; };
+        // No reading: no bar at all (a round cap would draw a dot at the minimum).
+        ctl.clear = () => { bar.setAttribute('stroke-dasharray', `0 ${len}`); bar.style.visibility = 'hidden'; val.textContent = '–'; val.dataset.value = ''; };
         break;
       }
       case 'statusLight': {
@@ -246,9 +280,23 @@
     return p;
   }
 
+  let lastFired = null;          // {id, label, at}: the page's last action
+
+  // hintOther: a switch that went off while the user switched another
+  // control (an interlock's break-before-make, say) says why.
+  function hintOther(ctl, v) {
+    if (!ctl.hint || truthy(v) || !truthy(synced.get(ctl.def.id))) return;
+    if (!lastFired || lastFired.id === ctl.def.id || Date.now() - lastFired.at > 3000) return;
+    const text = `switched off by the box when ${lastFired.label} was switched`;
+    ctl.hint.textContent = text; ctl.hint.dataset.hint = text;
+    clearTimeout(ctl.hintTimer);
+    ctl.hintTimer = setTimeout(() => { ctl.hint.textContent = ''; ctl.hint.dataset.hint = ''; }, 6000);
+  }
+
   function fire(ctl, value) {
     const a = ctl.def.action;
     if (!a) return;
+    lastFired = { id: ctl.def.id, label: ctl.def.label || ctl.def.id, at: Date.now() };
     const payload = substitute(a.payload, value);
     if (layout.state && layout.state.acks && payload && typeof payload === 'object') {
       payload._cmd = uuid();
@@ -301,9 +349,15 @@
         if (!matches(s.filter, p)) continue;
         const v = walk(p, s.valuePath);
         if (v === undefined) continue;
+        hintOther(ctl, v);
         synced.set(ctl.def.id, v);
         if (!ctl.el.classList.contains('pending')) ctl.set(v);
       }
+    }
+    // Buttons (momentary outputs) have no sync in the layout; the page
+    // still shows the pulse from the box's state frames.
+    if (p.msg_type === 'state' && typeof p.target === 'string') {
+      for (const ctl of controls) if (ctl.def.type === 'button' && ctl.def.id === p.target) ctl.set(p.value);
     }
   }
 
