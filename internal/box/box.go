@@ -91,6 +91,7 @@ type Box struct {
 	failOnce sync.Once
 
 	page *pageState // built by routes (New)
+	room *room      // the encrypted room (config e2ee: true); nil otherwise
 
 	// Set by the components at start (before any other component starts).
 	member *bridge.Member // the bridge's membership in the embedded relay
@@ -131,6 +132,11 @@ func New(opts Options) (*Box, error) {
 	rcfg := opts.Relay
 	rcfg.AuthToken = opts.Token
 	b.relay = relay.New(rcfg, b.log)
+	rm, err := openRoom(&cfg, opts.Token, b.log)
+	if err != nil {
+		return nil, err
+	}
+	b.room = rm
 	hw, err := b.openHardware()
 	if err != nil {
 		return nil, err
@@ -139,6 +145,7 @@ func New(opts Options) (*Box, error) {
 	// Start order; Run stops them in reverse.
 	b.comps = []component{
 		{"sim-serial", b.startSimSerial},
+		{"e2ee", b.startE2EE},
 		{"bridge", b.startBridge},
 		{"mqtt", b.startMQTT},
 		{"upstream", b.startUpstream},

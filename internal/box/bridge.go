@@ -20,6 +20,7 @@ func (b *Box) startBridge(ctx context.Context) (func(), error) {
 	m, err := br.Join(jctx, bridge.JoinOptions{
 		Token:  b.opts.Token,
 		Logger: log,
+		Cipher: b.room.cipher(),
 		Dial: func(ctx context.Context) (wire.Transport, error) {
 			return b.relay.PipeWith(ctx, "bridge", relay.PipeOptions{Quiet: true})
 		},

@@ -41,6 +41,7 @@ func (b *Box) startUpstream(context.Context) (func(), error) {
 	if !ok {
 		return nil, nil
 	}
+	up.Cipher = b.room.cipher() // an encrypted room: only envelopes go upstream
 	stop, err := links.JoinUpstream(b.hw.bridge, up, b.log)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/layout"
 	"github.com/meshbox/meshbox/internal/page"
 	"github.com/meshbox/meshbox/internal/pairing"
@@ -121,11 +122,15 @@ type pageState struct {
 	payload      pairing.Payload
 	lanOK        bool
 	res          pairing.Resolver
-	layout       *layout.Layout
 	pairingLabel string
-	pushes       *pushCounters
-	counters     *eventCounters
-	log          *slog.Logger
+
+	mu       sync.Mutex     // guards the layout (regenerated when the room key rotates)
+	layout   *layout.Layout // guarded by mu
+	withTok  []byte         // guarded by mu: /layout.json with the token
+	noTok    []byte         // guarded by mu: /layout.json without it
+	pushes   *pushCounters
+	counters *eventCounters
+	log      *slog.Logger
 }
 
 // routes prints the pairing QR, builds the layout and mounts the page (GET
@@ -158,6 +163,7 @@ func (b *Box) routes() error {
 	if w := LoopbackWarning(b.cfg, ""); w != "" {
 		log.Warn(w, "listen", b.cfg.Listen, "advertised", payload.URL)
 	}
+	payload.K = b.room.key() // the room key travels with the token
 	if b.opts.ConsoleQR != nil {
 		b.opts.ConsoleQR(payload)
 	} else {
@@ -165,23 +171,19 @@ func (b *Box) routes() error {
 			"page", pairing.HTTPURL(payload.URL)+"/")
 	}
 
-	l, err := layout.Generate(b.cfg, layout.Options{URL: payload.URL, Token: b.opts.Token})
-	if err != nil {
-		return fmt.Errorf("layout: %w", err)
-	}
-	if err := layout.ValidateLayout(l, nil); err != nil {
-		log.Warn("layout: generated layout breaks a schema rule", "err", err)
-	}
-	withTok, err := l.JSON()
-	if err != nil {
-		return err
-	}
-	noTok, err := l.WithoutToken().JSON()
-	if err != nil {
-		return err
-	}
-	ps := &pageState{payload: payload, lanOK: lanOK, res: res, layout: l, log: log,
+	ps := &pageState{payload: payload, lanOK: lanOK, res: res, log: log,
 		pushes: &pushCounters{}, counters: newEventCounters()}
+	if err := ps.setLayout(b.cfg, b.opts.Token, b.room.key()); err != nil {
+		return err
+	}
+	if b.room != nil {
+		// A rotated room key is a new layout (pushed again, sealed with it).
+		b.room.keys.OnRotate(func(k e2ee.Key) {
+			if err := ps.setLayout(b.cfg, b.opts.Token, k.String()); err != nil {
+				log.Error("layout after the room key rotated", "err", err)
+			}
+		})
+	}
 	for _, in := range b.cfg.Inputs {
 		if in.Pairing {
 			ps.pairingLabel = in.Label
@@ -194,12 +196,8 @@ func (b *Box) routes() error {
 	h := page.New(page.Options{
 		Name: b.cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: b.opts.Token,
 		Window: b.window, PairingButton: ps.pairingLabel, Hosts: boxHosts(b.cfg), Logger: log, Warning: b.pageWarning("`"),
-		Layout: func(withToken bool) ([]byte, error) {
-			if withToken {
-				return withTok, nil
-			}
-			return noTok, nil
-		},
+		E2EEKey: b.room.key,
+		Layout:  ps.layoutJSON,
 		Health:  b.health,
 		Metrics: b.collectMetrics,
 	})
@@ -234,10 +232,14 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 		goRun(func() { startMDNS(ctx, b.cfg, ps.payload, ps.res, log) })
 	}
 	m := b.member
-	p := layout.NewPusher(layout.PushOptions{
+	po := layout.PushOptions{
 		Client: m.Client, Self: m.Client.Name(), Channel: ps.payload.Channel,
-		Layout: func() *layout.Layout { return ps.layout }, Logger: log, OnResult: ps.pushes.add,
-	})
+		Layout: ps.current, Logger: log, OnResult: ps.pushes.add,
+	}
+	if b.room != nil { // the layout carries the token and the room key: sealed
+		po.Seal, po.Open = b.room.codec.Seal, b.room.openReply
+	}
+	p := layout.NewPusher(po)
 	goRun(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 			b.fail(fmt.Errorf("layout push: %w", err))
@@ -298,4 +300,45 @@ func loopbackListen(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// setLayout generates the phone layout (with the token and, in an
+// encrypted room, the room key in its connection) and its two JSON forms.
+func (ps *pageState) setLayout(cfg *config.Config, token, key string) error {
+	l, err := layout.Generate(cfg, layout.Options{URL: ps.payload.URL, Token: token, E2EEKey: key})
+	if err != nil {
+		return fmt.Errorf("layout: %w", err)
+	}
+	if err := layout.ValidateLayout(l, nil); err != nil {
+		ps.log.Warn("layout: generated layout breaks a schema rule", "err", err)
+	}
+	withTok, err := l.JSON()
+	if err != nil {
+		return err
+	}
+	noTok, err := l.WithoutToken().JSON()
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	ps.layout, ps.withTok, ps.noTok = l, withTok, noTok
+	ps.mu.Unlock()
+	return nil
+}
+
+// current is the layout the pusher pushes.
+func (ps *pageState) current() *layout.Layout {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.layout
+}
+
+// layoutJSON is /layout.json: with the token (and key) or without.
+func (ps *pageState) layoutJSON(withToken bool) ([]byte, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if withToken {
+		return ps.withTok, nil
+	}
+	return ps.noTok, nil
 }

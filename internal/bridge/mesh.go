@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,6 +37,11 @@ type JoinOptions struct {
 	// Client adjusts the meshsocket options before the client is built
 	// (TLS, backoff, OnDisconnect); may be nil.
 	Client func(*meshsocket.Options)
+	// Cipher, when set, makes the member speak an encrypted room (config
+	// e2ee: true): every frame it sends is sealed, its routed replies too,
+	// and it acts only on broadcast and routed payloads that open with the
+	// room key; anything else is dropped (counted by the Cipher).
+	Cipher Cipher
 }
 
 // Join connects the bridge to a relay as a MeshSocket member (role hub,
@@ -71,7 +77,7 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		queue = DefaultMemberQueue
 	}
 	m := &Member{
-		b: b, prefix: jo.Prefix, log: log,
+		b: b, prefix: jo.Prefix, log: log, cipher: jo.Cipher,
 		joined:   make(chan struct{}),
 		resync:   make(chan struct{}, 1),
 		offSince: time.Now(),
@@ -117,13 +123,19 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	}
 	m.Client = c
 	c.On("broadcast", func(_ context.Context, f wire.Frame) (any, error) {
-		b.Receive(f.Payload)
+		if p, ok := m.open("broadcast", f.Payload); ok {
+			b.Receive(p)
+		}
 		return nil, nil
 	})
 	for _, t := range b.RoutedTypes() {
 		c.On(t, func(ctx context.Context, f wire.Frame) (any, error) {
-			if r := b.HandleRouted(ctx, t, f.Payload); r != nil {
-				return m.prefixReply(r), nil
+			p, ok := m.open(t, f.Payload)
+			if !ok {
+				return nil, nil
+			}
+			if r := b.HandleRouted(ctx, t, p); r != nil {
+				return m.seal(m.prefixReply(r))
 			}
 			return nil, nil
 		})
@@ -145,6 +157,7 @@ type Member struct {
 	b      *Bridge
 	sub    *Subscription
 	prefix string
+	cipher Cipher // nil: clear text
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -221,7 +234,12 @@ func (m *Member) write(ctx context.Context, ev Event) {
 	if !ok {
 		return
 	}
-	if err := m.Client.Send(ctx, "broadcast_request", payload); err != nil && ctx.Err() == nil {
+	sealed, err := m.seal(payload)
+	if err != nil {
+		m.log.Error("bridge: cannot seal a frame; not sent", "kind", ev.Kind.String(), "err", err)
+		return
+	}
+	if err := m.Client.Send(ctx, "broadcast_request", sealed); err != nil && ctx.Err() == nil {
 		m.log.Debug("bridge: frame not sent", "kind", ev.Kind.String(), "err", err)
 	}
 }
@@ -248,4 +266,22 @@ func (m *Member) Close() error {
 	m.cancel()
 	m.wg.Wait()
 	return m.Client.Close()
+}
+
+// open returns what the member acts on: the payload itself, or in an
+// encrypted room its plaintext (ok false: ignore the frame).
+func (m *Member) open(what string, payload json.RawMessage) (json.RawMessage, bool) {
+	if m.cipher == nil {
+		return payload, true
+	}
+	return m.cipher.Open(what, payload)
+}
+
+// seal returns what the member sends for v: v itself, or in an encrypted
+// room its envelope.
+func (m *Member) seal(v any) (any, error) {
+	if m.cipher == nil {
+		return v, nil
+	}
+	return m.cipher.Seal(v)
 }

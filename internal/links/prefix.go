@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/meshbox/meshbox/internal/bridge"
+	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/wire"
 )
 
@@ -15,6 +17,7 @@ import (
 type namespace struct {
 	prefix string // "<name>." or ""
 	name   string // prefix without the dot
+	sealed bool   // an encrypted room: envelopes pass to the link's cipher
 }
 
 func newNamespace(prefix string) *namespace {
@@ -52,32 +55,15 @@ func quote(s string) json.RawMessage {
 // inbound rewrites a frame from upstream before the client sees it; keep
 // is false for a command meant for another box and for broadcasts the
 // bridge does not act on (its own echoes, other boxes' states, metrics).
+// In an encrypted room (sealed) an envelope passes as it is: the link's
+// cipher applies the same rules to its plaintext (sealedCipher).
 func (n *namespace) inbound(msg []byte) (out []byte, keep bool) {
 	f, err := wire.Decode(msg)
 	if err != nil {
 		return msg, true // the client answers malformed frames itself
 	}
-	var o object
-	isObj := len(f.Payload) > 0 && f.Payload[0] == '{' && json.Unmarshal(f.Payload, &o) == nil && o != nil
 	switch {
 	case f.Type == "broadcast":
-		mt := ""
-		if isObj {
-			mt, _ = str(o, "msg_type")
-		}
-		switch mt {
-		case "cmd", "set", "command":
-		case "control_sync_request":
-			return msg, true
-		default:
-			return nil, false // not for the bridge: skip it before the handler queue
-		}
-		if n.prefix == "" {
-			return msg, true
-		}
-		if !n.inCommand(o, mt, false) {
-			return nil, false
-		}
 	case n.prefix == "":
 		return msg, true
 	case f.ReplyTo == "" && isRoutedType(f.Type):
@@ -85,21 +71,70 @@ func (n *namespace) inbound(msg []byte) (out []byte, keep bool) {
 		if t, ok := strings.CutPrefix(f.Type, "set_"+n.prefix); ok {
 			f.Type = "set_" + t
 		}
-		if isObj {
-			n.inCommand(o, f.Type, true)
-			n.stripIDs(o)
-		}
 	default:
 		return msg, true
 	}
-	if isObj {
-		p, err := json.Marshal(o)
-		if err != nil {
-			return nil, false
+	if !(n.sealed && e2ee.IsEnvelope(f.Payload)) {
+		p, ok := n.payload(f.Type, f.Payload)
+		if !ok {
+			return nil, false // not for the bridge: skip it before the handler queue
 		}
 		f.Payload = p
 	}
 	return wire.Encode(f), true
+}
+
+// payload applies the link's rules to the payload of a broadcast (typ
+// "broadcast") or of a routed command (typ its frame type): keep is false
+// when the bridge must not see it.
+func (n *namespace) payload(typ string, p json.RawMessage) (out json.RawMessage, keep bool) {
+	var o object
+	isObj := len(p) > 0 && p[0] == '{' && json.Unmarshal(p, &o) == nil && o != nil
+	if typ == "broadcast" {
+		mt := ""
+		if isObj {
+			mt, _ = str(o, "msg_type")
+		}
+		switch mt {
+		case "cmd", "set", "command":
+		case "control_sync_request":
+			return p, true
+		default:
+			return nil, false
+		}
+		if n.prefix == "" {
+			return p, true
+		}
+		if !n.inCommand(o, mt, false) {
+			return nil, false
+		}
+	} else {
+		if n.prefix == "" || !isObj || !isRoutedType(typ) {
+			return p, true
+		}
+		n.inCommand(o, typ, true)
+		n.stripIDs(o)
+	}
+	out, err := json.Marshal(o)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// sealedCipher is an upstream link's cipher in an encrypted room: the
+// box's codec opens, then the link's rules apply to the plaintext.
+type sealedCipher struct {
+	bridge.Cipher
+	ns *namespace
+}
+
+func (c sealedCipher) Open(what string, raw json.RawMessage) (json.RawMessage, bool) {
+	pt, ok := c.Cipher.Open(what, raw)
+	if !ok {
+		return nil, false
+	}
+	return c.ns.payload(what, pt)
 }
 
 // inCommand strips the prefix from a command's target. A broadcast command

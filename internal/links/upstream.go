@@ -32,6 +32,10 @@ type Upstream struct {
 	Queue int
 	// Client adjusts the meshsocket options (tests: backoff); may be nil.
 	Client func(*meshsocket.Options)
+	// Cipher, in an encrypted room (e2ee: true), seals everything the link
+	// sends and opens what it acts on: only envelopes leave for the
+	// upstream relay. nil: clear text.
+	Cipher bridge.Cipher
 }
 
 // UpstreamFromConfig returns the upstream: section with its defaults (the
@@ -87,8 +91,13 @@ func JoinUpstream(b *bridge.Bridge, up Upstream, log *slog.Logger) (stop func(),
 		log.Warn("upstream: this box uses the default name \"meshbox\"; every box on one upstream relay needs its own name: (a same-name box evicts it)")
 	}
 	ns := newNamespace(up.Prefix)
+	var cipher bridge.Cipher
+	if up.Cipher != nil {
+		ns.sealed = true
+		cipher = sealedCipher{Cipher: up.Cipher, ns: ns}
+	}
 	jo := bridge.JoinOptions{
-		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log, Prefix: up.Prefix,
+		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log, Prefix: up.Prefix, Cipher: cipher,
 		Client: func(o *meshsocket.Options) {
 			o.CAFile = up.CAFile
 			o.OnDisconnect = func(err error) {
