@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/board"
-	"github.com/meshbox/meshbox/internal/bootcfg"
 	"github.com/meshbox/meshbox/internal/automation"
+	"github.com/meshbox/meshbox/internal/bootcfg"
 	"github.com/meshbox/meshbox/internal/config"
 )
 

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/meshbox/meshbox/internal/atomicfile"
 )
 
 // File names inside the state directory.
@@ -157,45 +158,10 @@ func CheckLabel(s string) error {
 	return nil
 }
 
-// writeFile0600 replaces path with data atomically (temp file in the same
-// directory, fsync, rename, fsync of the directory); the file is mode 0600
-// from its creation. (A minimal local writer: internal/atomicfile was not on
-// main when this was written.)
+// writeFile0600 replaces path with data atomically, mode 0600 from its
+// creation (internal/atomicfile).
 func writeFile0600(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 // errNotRegular is returned for a credential path that is a symlink or not a

@@ -2,9 +2,10 @@ package bridge
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/meshbox/meshbox/internal/atomicfile"
 )
 
 // stateFile is where output values are kept for boot: restore.
@@ -70,44 +71,10 @@ func (b *Bridge) saveState() {
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(b.statePath(), append(data, '\n'))
+		err = atomicfile.WriteFile(b.statePath(), append(data, '\n'), 0o600)
 	}
 	if err != nil {
 		b.stats.stateWriteErrors.Add(1)
 		b.log.Warn("cannot save output states", "err", err)
 	}
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory,
-// syncs it and renames it over path, so a reader sees the old or the new
-// content, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".outputs-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

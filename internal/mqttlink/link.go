@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/meshbox/meshbox/internal/atomicfile"
 	"github.com/meshbox/meshbox/internal/sensor"
 )
 
@@ -297,14 +297,8 @@ func (l *Link) saveDiscoveryState(current map[string]bool) {
 	}
 	sort.Strings(topics)
 	b, _ := json.Marshal(topics)
-	tmp := l.opts.StateFile + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(l.opts.StateFile), 0o755); err == nil {
-		if err = os.WriteFile(tmp, b, 0o644); err == nil {
-			err = os.Rename(tmp, l.opts.StateFile)
-		}
-		if err != nil {
-			l.log.Warn("mqtt discovery state not saved", "err", err)
-		}
+	if err := atomicfile.WriteFile(l.opts.StateFile, b, 0o644); err != nil {
+		l.log.Warn("mqtt discovery state not saved", "err", err)
 	}
 }
 
