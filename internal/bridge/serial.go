@@ -20,13 +20,19 @@ const (
 	serialMinRetry    = 500 * time.Millisecond
 )
 
-var errNotConnected = errors.New("serial device not connected")
+var (
+	errNotConnected = errors.New("serial device not connected")
+	errSerialBusy   = fmt.Errorf("%w: serial commands waiting", ErrBusy)
+)
+
+// serialQueue bounds the commands waiting for a serial device's writer.
+const serialQueue = 16
 
 type serialDev struct {
 	cfg config.SerialDevice // immutable
 
-	mu   sync.Mutex // guards port for writes
-	port gpio.SerialPort
+	mu  sync.Mutex    // guards out; never held across I/O
+	out chan<- []byte // the open port's writer queue; nil while not connected
 }
 
 // runSerial keeps the device open: it reads lines and publishes what they
@@ -63,16 +69,27 @@ func (b *Bridge) serveSerial(ctx context.Context, d *serialDev, bo *backoff) err
 		p.Close()
 		return fmt.Errorf("set read timeout: %w", err)
 	}
+	// One writer per open port: commands are queued (serialCommand never
+	// waits for the device) and written in order.
+	out := make(chan []byte, serialQueue)
+	quit := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		b.writeSerial(d, p, out, quit)
+	}()
 	d.mu.Lock()
-	d.port = p
+	d.out = out
 	d.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { p.Close() })
 	defer func() {
 		stop()
 		d.mu.Lock()
-		d.port = nil
+		d.out = nil
 		d.mu.Unlock()
 		p.Close()
+		close(quit)
+		<-wrote
 	}()
 	b.log.Info("serial device open", "device", d.cfg.ID, "port", d.cfg.Port, "baud", baud)
 	buf := make([]byte, 512)
@@ -171,7 +188,9 @@ func SerialMetrics(d config.SerialDevice, line string) (map[string]any, error) {
 	return out, nil
 }
 
-// serialCommand writes the device's command name, with {{value}} replaced.
+// serialCommand queues the device's command name, with {{value}}
+// replaced, for the port's writer; it never waits for the device (a full
+// queue is ErrBusy).
 func (b *Bridge) serialCommand(d *serialDev, name string, value any) error {
 	tmpl, ok := d.cfg.Commands[name]
 	if !ok {
@@ -189,13 +208,34 @@ func (b *Bridge) serialCommand(d *serialDev, name string, value any) error {
 		line += "\n"
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.port == nil {
+	out := d.out
+	d.mu.Unlock()
+	if out == nil {
 		return fmt.Errorf("%w: %s: %w", ErrHardware, d.cfg.ID, errNotConnected)
 	}
-	if _, err := d.port.Write([]byte(line)); err != nil {
-		return fmt.Errorf("%w: %s: write: %v", ErrHardware, d.cfg.ID, err)
+	select {
+	case out <- []byte(line):
+		return nil
+	default:
+		return fmt.Errorf("%s: %w", d.cfg.ID, errSerialBusy)
 	}
-	b.stats.serialWrites.Add(1)
-	return nil
+}
+
+// writeSerial writes the queued commands to p until quit; a failed write
+// closes the port (the reader reopens it).
+func (b *Bridge) writeSerial(d *serialDev, p gpio.SerialPort, out <-chan []byte, quit <-chan struct{}) {
+	for {
+		select {
+		case <-quit:
+			return
+		case line := <-out:
+			if _, err := p.Write(line); err != nil {
+				b.stats.serialErrors.Add(1)
+				b.log.Warn("serial command not written; reopening the port", "device", d.cfg.ID, "err", err)
+				p.Close()
+				continue
+			}
+			b.stats.serialWrites.Add(1)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -149,4 +150,72 @@ func TestSerialUnplugRetry(t *testing.T) {
 		}
 	}
 	t.Fatal("no metrics after replug")
+}
+
+// stalledPort is a serial device that never takes a write until released
+// (flow control held off); reads time out.
+type stalledPort struct {
+	release chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (p *stalledPort) Read(b []byte) (int, error) {
+	select {
+	case <-p.closed:
+		return 0, errors.New("closed")
+	case <-time.After(10 * time.Millisecond):
+		return 0, nil
+	}
+}
+func (p *stalledPort) Write(b []byte) (int, error) {
+	select {
+	case <-p.release:
+		return len(b), nil
+	case <-p.closed:
+		return 0, errors.New("closed")
+	}
+}
+func (p *stalledPort) SetReadTimeout(time.Duration) error { return nil }
+func (p *stalledPort) Close() error                       { p.once.Do(func() { close(p.closed) }); return nil }
+
+// TestSerialCommandNeverWaitsForTheDevice: commands to a stalled device are
+// queued and answered at once; when the queue is full they are refused
+// with "busy", and no call waits for the device.
+func TestSerialCommandNeverWaitsForTheDevice(t *testing.T) {
+	port := &stalledPort{release: make(chan struct{}), closed: make(chan struct{})}
+	h := newFakeHost()
+	h.serial = func(string, int) (gpio.SerialPort, error) { return port, nil }
+	b, _ := newTest(t, serialConfig("stalled", "kv"), h, Options{})
+	ctx := context.Background()
+	// Wait until the port is open (a command is then queued, not refused).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.Apply(ctx, "uno.reset", nil, "t")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrHardware) || time.Now().After(deadline) {
+			t.Fatalf("first command: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var busy error
+	for range serialQueue + 2 {
+		if _, err := b.Apply(ctx, "uno.reset", nil, "t"); err != nil {
+			busy = err
+			break
+		}
+	}
+	if !errors.Is(busy, ErrBusy) {
+		t.Fatalf("a full queue gave %v, want ErrBusy", busy)
+	}
+	close(port.release) // the device takes the lines again
+	deadline = time.Now().Add(10 * time.Second)
+	for b.Stats().SerialWrites < serialQueue {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d writes after the release", b.Stats().SerialWrites)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
