@@ -3,6 +3,7 @@ package page
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/layout"
@@ -52,6 +54,14 @@ type box struct {
 
 func startBox(t *testing.T, ctx context.Context, token string, window *pairing.Window, warning string) *box {
 	t.Helper()
+	return startBoxWith(t, ctx, token, window, warning, nil)
+}
+
+// startBoxWith is startBox; with room set the room is encrypted: the
+// bridge joins with the codec, the layout and the page carry the key and
+// the pushed layout is sealed.
+func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairing.Window, warning string, room *e2ee.Codec) *box {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -74,19 +84,26 @@ func startBox(t *testing.T, ctx context.Context, token string, window *pairing.W
 	srv.Config.Handler = nil
 	host := strings.TrimPrefix(srv.URL, "http://")
 	pay := pairing.Payload{URL: "ws://" + host, Channel: "home", Role: pairing.DefaultRole, Token: token}
-	member, err := b.Join(ctx, bridge.JoinOptions{Token: token, Logger: log,
-		Dial: func(ctx context.Context) (wire.Transport, error) { return rs.Pipe(ctx, "127.0.0.1:1") }})
+	jo := bridge.JoinOptions{Token: token, Logger: log,
+		Dial: func(ctx context.Context) (wire.Transport, error) { return rs.Pipe(ctx, "127.0.0.1:1") }}
+	keyOf := func() string { return "" }
+	if room != nil {
+		jo.Cipher = room
+		keyOf = func() string { return room.Key().String() }
+		pay.K = keyOf()
+	}
+	member, err := b.Join(ctx, jo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := layout.Generate(cfg, layout.Options{URL: pay.URL, Token: token})
+	l, err := layout.Generate(cfg, layout.Options{URL: pay.URL, Token: token, E2EEKey: keyOf()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	withTok, _ := l.JSON()
 	noTok, _ := l.WithoutToken().JSON()
 	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Token: token,
-		Window: window, Logger: log, PairingButton: "Button", Warning: warning,
+		Window: window, Logger: log, PairingButton: "Button", Warning: warning, E2EEKey: keyOf,
 		Layout: func(w bool) ([]byte, error) {
 			if w {
 				return withTok, nil
@@ -95,14 +112,24 @@ func startBox(t *testing.T, ctx context.Context, token string, window *pairing.W
 		}})
 	srv.Config.Handler = h.WithRelay(rs)
 	pushes := make(chan layout.PushResult, 16)
-	pusher := layout.NewPusher(layout.PushOptions{Client: member.Client, Self: member.Client.Name(), Channel: "home",
+	po := layout.PushOptions{Client: member.Client, Self: member.Client.Name(), Channel: "home",
 		Layout: func() *layout.Layout { return l }, Interval: 200 * time.Millisecond, Logger: log,
 		OnResult: func(r layout.PushResult) {
 			select {
 			case pushes <- r:
 			default:
 			}
-		}})
+		}}
+	if room != nil {
+		po.Seal = room.Seal
+		po.Open = func(raw json.RawMessage) (json.RawMessage, error) {
+			if pt, ok := room.Open("apply-layout reply", raw); ok {
+				return pt, nil
+			}
+			return raw, nil
+		}
+	}
+	pusher := layout.NewPusher(po)
 	pushDone := make(chan struct{})
 	go func() { defer close(pushDone); _ = pusher.Run(runCtx) }()
 	t.Cleanup(func() {
