@@ -54,3 +54,7 @@ func nodesCmd(ctx context.Context, env *Env, args []string) error {
 func setCmd(ctx context.Context, env *Env, args []string) error {
 	return cliResult(env, cli.Set(ctx, cliIO(env), args))
 }
+
+func simCmd(ctx context.Context, env *Env, args []string) error {
+	return cliResult(env, cli.Sim(ctx, cliIO(env), args))
+}

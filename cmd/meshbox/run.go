@@ -37,6 +37,7 @@ func subcommands() map[string]subcommand {
 		"request":    {"send a request and print the reply: request URL TYPE [JSON]", requestCmd},
 		"listen":     {"print frames from a relay as JSON lines: listen URL [TYPE...]", listenCmd},
 		"set":        {"switch a target and wait for the box's ack: set URL TARGET VALUE", setCmd},
+		"sim":        {"drive the simulated board: sim URL set FIELD|INPUT VALUE|null, sim URL fault SENSOR true|false", simCmd},
 		"nodes":      {"print a relay's roster: nodes URL", nodesCmd},
 		"check":      {"validate a config and print the resolved wiring", checkCmd},
 		"pins":       {"print the 40-pin header of the detected or named board", pinsCmd},

@@ -26,16 +26,27 @@ func Set(ctx context.Context, env IO, args []string) error {
 		return err
 	}
 	value := setValue(pos[2])
-	rm, err := cf.room(env)
+	raw, err := ackedSend(ctx, env, cf, pos[0], pos[1], map[string]any{"msg_type": "cmd", "target": pos[1], "value": value})
 	if err != nil {
 		return err
 	}
-	opts := cf.options(env, pos[0])
+	return reportAck(env, cf, raw, pos[1], pos[2])
+}
+
+// ackedSend broadcasts payload with a fresh _cmd id (sealed in an
+// encrypted room) and waits for the box's command_ack for it. what names
+// the request in messages.
+func ackedSend(ctx context.Context, env IO, cf common, url, what string, payload map[string]any) (json.RawMessage, error) {
+	rm, err := cf.room(env)
+	if err != nil {
+		return nil, err
+	}
+	opts := cf.options(env, url)
 	cmdID := uuid.NewString()
 	acks := make(chan json.RawMessage, 1)
 	c, err := meshsocket.New(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close()
 	c.On("broadcast", func(_ context.Context, f meshsocket.Frame) (any, error) {
@@ -60,26 +71,32 @@ func Set(ctx context.Context, env IO, args []string) error {
 	sctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	if err := c.Start(sctx); err != nil {
-		return explain(err, opts.Token)
+		return nil, explain(err, opts.Token)
 	}
-	var payload any = map[string]any{"msg_type": "cmd", "target": pos[1], "value": value, "_cmd": cmdID, "_from": c.Name()}
+	payload["_cmd"], payload["_from"] = cmdID, c.Name()
+	var frame any = payload
 	if rm != nil {
-		if payload, err = rm.r.SealJSON(payload); err != nil {
-			return err
+		if frame, err = rm.r.SealJSON(payload); err != nil {
+			return nil, err
 		}
 	}
-	if err := c.Send(sctx, "broadcast_request", payload); err != nil {
-		return fmt.Errorf("set %s: %w", pos[1], err)
+	if err := c.Send(sctx, "broadcast_request", frame); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	var raw json.RawMessage
 	select {
-	case raw = <-acks:
+	case raw := <-acks:
+		return raw, nil
 	case <-sctx.Done():
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return fmt.Errorf("no command_ack for %s within %v (is a meshbox bridge on channel %s?)", pos[1], cf.timeout, opts.Channel)
+		return nil, fmt.Errorf("no command_ack for %s within %v (is a meshbox bridge on channel %s?)", what, cf.timeout, opts.Channel)
 	}
+}
+
+// reportAck prints a command_ack (JSON with --json, else "ok: WHAT = SHOWN")
+// and turns ok:false into ErrRefused with the box's reason.
+func reportAck(env IO, cf common, raw json.RawMessage, what, shown string) error {
 	var ack struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
@@ -90,14 +107,14 @@ func Set(ctx context.Context, env IO, args []string) error {
 			return err
 		}
 	} else if ack.OK {
-		fmt.Fprintf(env.Stdout, "ok: %s = %s\n", pos[1], pos[2])
+		fmt.Fprintf(env.Stdout, "ok: %s = %s\n", what, shown)
 	}
 	if !ack.OK {
 		reason := ack.Error
 		if reason == "" {
 			reason = "no reason given"
 		}
-		return fmt.Errorf("%s: %w: %s", pos[1], ErrRefused, reason)
+		return fmt.Errorf("%s: %w: %s", what, ErrRefused, reason)
 	}
 	return nil
 }
