@@ -147,6 +147,7 @@ func New(opts Options) (*Box, error) {
 		{"sim-serial", b.startSimSerial},
 		{"e2ee", b.startE2EE},
 		{"bridge", b.startBridge},
+		{"automation", b.startAutomation},
 		{"mqtt", b.startMQTT},
 		{"upstream", b.startUpstream},
 		{"page", b.startPage},

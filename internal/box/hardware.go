@@ -1,6 +1,7 @@
 package box
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/linuxhost"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/simdrive"
 )
 
 // hardware is the bridge and the host it drives.
@@ -16,6 +18,7 @@ type hardware struct {
 	sim    *simhost.Board // nil on real hardware
 	desc   string         // "simulated (-sim)", "gpio (...)": for the log
 	bridge *bridge.Bridge
+	auto   *autoState // nil without thermostats and automations
 }
 
 // openHardware picks the host, populates a simulated board from the
@@ -34,15 +37,34 @@ func (b *Box) openHardware() (*hardware, error) {
 			return nil, fmt.Errorf("simulated board: %w", err)
 		}
 	}
-	br, err := bridge.New(b.cfg, hw.host, bridge.Options{
+	ref := &engineRef{}
+	drive := simdrive.New(b.cfg, hw.sim) // nil on real hardware
+	bopts := bridge.Options{
 		Logger:          log,
 		OnPairingButton: func() { b.window.OpenBy("the pairing button") },
-	})
+		Controls:        ref,
+		OpenSensor:      drive.OpenSensor(bridge.DefaultOpenSensor),
+	}
+	if drive != nil {
+		bopts.Sim = func(payload json.RawMessage) error {
+			f, err := simdrive.ParseFrame(payload)
+			if err != nil {
+				return err
+			}
+			return drive.Handle(f)
+		}
+	}
+	br, err := bridge.New(b.cfg, hw.host, bopts)
 	if err != nil {
 		hw.host.Close()
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	hw.bridge = br
+	if hw.auto, err = b.newAutomation(b.cfg, br, ref); err != nil {
+		br.Shutdown()
+		hw.host.Close()
+		return nil, fmt.Errorf("automation: %w", err)
+	}
 	log.Info("outputs in their boot state", "outputs", len(b.cfg.Outputs), "inputs", len(b.cfg.Inputs),
 		"sensors", len(b.cfg.Sensors), "serial", len(b.cfg.Serial), "host", hw.host.String())
 	return hw, nil

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,12 @@ type Options struct {
 	// OnPairingButton is called (on its own goroutine) when an input marked
 	// pairing: true is pressed.
 	OnPairingButton func()
+	// Controls serves extra controls (thermostats, automations) set with
+	// cmd/set; nil: none.
+	Controls ExtraControls
+	// Sim handles the payload of a {"msg_type":"sim",...} frame (the
+	// simulated board); nil refuses it with ErrNotSimulated.
+	Sim func(payload json.RawMessage) error
 }
 
 // Bridge drives the configured hardware and speaks to the mesh. All

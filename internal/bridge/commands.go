@@ -60,7 +60,7 @@ func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
 		return nil, "", false
 	}
 	switch mt = m.str("msg_type"); mt {
-	case "cmd", "set", "command", "control_sync_request":
+	case "cmd", "set", "command", "control_sync_request", "sim":
 		return m, mt, true
 	}
 	return nil, "", false
@@ -207,6 +207,9 @@ func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error
 	if mt == "command" {
 		return b.command(ctx, m)
 	}
+	if mt == "sim" {
+		return result{}, b.sim(m)
+	}
 	target := m.str("target")
 	if target == "" {
 		target = m.str("key")
@@ -288,6 +291,10 @@ func unknownTarget(t string) error { return fmt.Errorf("%w: %q", ErrUnknownTarge
 // returns the value now (off) and no error; the state event follows when it
 // switches on (unless a newer command for the group cancels it).
 func (b *Bridge) Apply(ctx context.Context, target string, value any, from string) (any, error) {
+	if v, err, ok := b.applyExtra(ctx, target, value, from); ok {
+		b.logOutcome(from, "", target, err)
+		return v, err
+	}
 	v, err := b.apply(ctx, target, value, ackTo{})
 	if errors.Is(err, errScheduled) {
 		err = nil
@@ -308,6 +315,9 @@ func (b *Bridge) apply(ctx context.Context, target string, value any, ack ackTo)
 	if d := b.serials[target]; d != nil {
 		name := valueString(value)
 		return nil, b.serialCommand(d, name, nil)
+	}
+	if v, err, ok := b.applyExtra(ctx, target, value, ack.to); ok {
+		return v, err
 	}
 	if i := strings.LastIndexByte(target, '.'); i > 0 {
 		if d := b.serials[target[:i]]; d != nil {

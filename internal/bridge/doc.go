@@ -112,6 +112,14 @@
 //	    true/false)", "bad value: value is missing", "bad value: 150 is
 //	    outside 0..100".
 //
+//	{"msg_type":"notify","source":RULE,"text":TEXT}
+//	    an automation's notify action (Notify; EventNotify).
+//
+// Extra controls (Options.Controls: thermostat targets, automation enabled
+// flags) are set with cmd/set like an output and appear in states and
+// snapshots once published with SetControl (also their read-only
+// "<id>_status" values).
+//
 // Controls(cfg) returns, for a configuration, every control id with the
 // sync filter and valuePath that match these frames; the layout generator
 // uses it.
@@ -126,6 +134,9 @@
 //	               {"command":"toggle"|"on"|"off","target":ID}
 //	               {"command":NAME[,"target":SERIAL_ID][,"value":V]}  serial device command
 //	control_sync_request {"from":NAME}
+//	sim            {"target":FIELD|INPUT,"value":N|BOOL|null} or
+//	               {"target":SENSOR,"fault":BOOL}: drives the simulated
+//	               board (Options.Sim); refused "not simulated" otherwise
 //
 // For a switch or momentary output V must be true/false, 1/0, or one of
 // the strings "true", "false", "on", "off", "1", "0" (case-insensitive);

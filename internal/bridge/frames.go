@@ -39,8 +39,7 @@ type snapshotMsg struct {
 
 // Frame returns the broadcast payload (JSON) that carries ev on the mesh,
 // with every control id prefixed by prefix ("" for none; an upstream link
-// uses "<name>."). ok is false for events that are not sent: notifications,
-// and the states and edges of inputs configured with broadcast "none"
+// uses "<name>."). ok is false for events that are not sent: the states and edges of inputs configured with broadcast "none"
 // (edges only with broadcast "event").
 func (b *Bridge) Frame(ev Event, prefix string) (payload json.RawMessage, ok bool) {
 	var v any
@@ -69,6 +68,8 @@ func (b *Bridge) Frame(ev Event, prefix string) (payload json.RawMessage, ok boo
 		v = snapshotMsg{"control_snapshot", ev.To, ev.V, prefixKeys(ev.Controls, prefix)}
 	case EventAck:
 		v = ackMsg{"command_ack", ev.CmdID, ev.To, ev.OK, ev.Err}
+	case EventNotify:
+		v = notifyMsg{"notify", prefix + ev.Source, ev.Text}
 	default:
 		return nil, false
 	}

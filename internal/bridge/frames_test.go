@@ -41,11 +41,12 @@ func TestFramePrefixesIDs(t *testing.T) {
 	if string(raw) != `{"msg_type":"state","target":"relay1","value":false}` {
 		t.Errorf("plain state = %s", raw)
 	}
-	// Not sent: notifications, and the edges of an input whose broadcast is
-	// not "event".
-	if _, ok := b.Frame(Event{Kind: EventNotify, Text: "x"}, ""); ok {
-		t.Error("notify sent as a frame")
+	// A notification (automations) is a notify frame.
+	if raw, ok := b.Frame(Event{Kind: EventNotify, Source: "door_left_open", Text: "open"}, "garage."); !ok ||
+		string(raw) != `{"msg_type":"notify","source":"garage.door_left_open","text":"open"}` {
+		t.Errorf("notify frame = %s %v", raw, ok)
 	}
+	// Not sent: the edges of an input whose broadcast is not "event".
 	if _, ok := b.Frame(Event{Kind: EventInput, ID: "button", Edge: "rising"}, ""); ok {
 		t.Error("input edge sent for a broadcast: state input")
 	}

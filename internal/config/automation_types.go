@@ -37,30 +37,30 @@ type Thermostat struct {
 // every) and the actions it runs. Its id is a control whose value is
 // whether it is enabled.
 type Automation struct {
-	ID      string `yaml:"id"`      // §4.4 grammar, unique among all ids
-	Label   string `yaml:"label"`   // default: ID
-	Enabled *bool  `yaml:"enabled"` // default true
+	ID      string `yaml:"id"`                // §4.4 grammar, unique among all ids
+	Label   string `yaml:"label,omitempty"`   // default: ID
+	Enabled *bool  `yaml:"enabled,omitempty"` // default true
 
 	// When is an expression over current values (sensor fields, outputs,
 	// inputs, thermostat targets, automation enabled flags), compiled with
 	// expr-lang at load; the rule runs Do when it becomes true (edge), Else
 	// when it becomes false.
-	When string        `yaml:"when"`
-	For  time.Duration `yaml:"for"` // When must hold this long before Do
+	When string        `yaml:"when,omitempty"`
+	For  time.Duration `yaml:"for,omitempty"` // When must hold this long before Do
 	// Stale: a sensor field When reads that has no fresh reading this long
 	// (or fails) puts the outputs this rule sets in their safe state (off);
 	// default 60s, at least 3 sensor intervals.
-	Stale time.Duration `yaml:"stale"`
+	Stale time.Duration `yaml:"stale,omitempty"`
 
-	At      string        `yaml:"at"`      // "HH:MM" or "HH:MM:SS", local time, every day
-	Cron    string        `yaml:"cron"`    // 5-field cron ("30 6 * * 1-5"), local time
-	Sunrise *string       `yaml:"sunrise"` // offset from sunrise ("-20m", "0"); needs location
-	Sunset  *string       `yaml:"sunset"`  // offset from sunset ("+10m"); needs location
-	On      string        `yaml:"on"`      // "boot"
-	Every   time.Duration `yaml:"every"`   // a fixed period (at least 1s)
+	At      string        `yaml:"at,omitempty"`      // "HH:MM" or "HH:MM:SS", local time, every day
+	Cron    string        `yaml:"cron,omitempty"`    // 5-field cron ("30 6 * * 1-5"), local time
+	Sunrise *string       `yaml:"sunrise,omitempty"` // offset from sunrise ("-20m", "0"); needs location
+	Sunset  *string       `yaml:"sunset,omitempty"`  // offset from sunset ("+10m"); needs location
+	On      string        `yaml:"on,omitempty"`      // "boot"
+	Every   time.Duration `yaml:"every,omitempty"`   // a fixed period (at least 1s)
 
-	Do   []Action `yaml:"do"`
-	Else []Action `yaml:"else"` // when rules only
+	Do   []Action `yaml:"do,omitempty"`
+	Else []Action `yaml:"else,omitempty"` // when rules only
 
 	// Trigger is the resolved trigger kind (TriggerWhen, ...), set by Load.
 	Trigger string `yaml:"-"`
@@ -86,19 +86,19 @@ const (
 // Action is one step of an automation; exactly one of Set, Pulse, Command,
 // Delay, Notify, Enable, Disable is given.
 type Action struct {
-	Set   string `yaml:"set"`   // output id (or thermostat id: its target)
-	Value any    `yaml:"value"` // for set: bool or number; for command: its argument
+	Set   string `yaml:"set,omitempty"`   // output id (or thermostat id: its target)
+	Value any    `yaml:"value,omitempty"` // for set: bool or number; for command: its argument
 	// Pulse switches an output on for Length (default the output's pulse),
 	// then off.
-	Pulse  string        `yaml:"pulse"`
-	Length time.Duration `yaml:"length"`
+	Pulse  string        `yaml:"pulse,omitempty"`
+	Length time.Duration `yaml:"length,omitempty"`
 	// Command is "all_off", or a serial device command
 	// ("<serial id>.<command>", Value its argument).
-	Command string        `yaml:"command"`
-	Delay   time.Duration `yaml:"delay"`
-	Notify  string        `yaml:"notify"`  // a message broadcast as {"msg_type":"notify"}
-	Enable  string        `yaml:"enable"`  // an automation id
-	Disable string        `yaml:"disable"` // an automation id
+	Command string        `yaml:"command,omitempty"`
+	Delay   time.Duration `yaml:"delay,omitempty"`
+	Notify  string        `yaml:"notify,omitempty"`  // a message broadcast as {"msg_type":"notify"}
+	Enable  string        `yaml:"enable,omitempty"`  // an automation id
+	Disable string        `yaml:"disable,omitempty"` // an automation id
 }
 
 // Location is where the box is, for sunrise and sunset.
@@ -110,11 +110,11 @@ type Location struct {
 // Filter is one step of a sensor field's filter chain; exactly one key is
 // given. See internal/filter.
 type Filter struct {
-	Median        int           `yaml:"median"`         // median of the last N readings
-	MovingAverage int           `yaml:"moving_average"` // mean of the last N readings
-	Calibrate     [][]float64   `yaml:"calibrate"`      // [[measured, true], ...]: least-squares line
-	Clamp         []float64     `yaml:"clamp"`          // [min, max]
-	Delta         float64       `yaml:"delta"`          // publish only after a change of at least this
-	Throttle      time.Duration `yaml:"throttle"`       // publish at most once per this
-	Timeout       time.Duration `yaml:"timeout"`        // no reading this long: the field is stale
+	Median        int           `yaml:"median,omitempty"`         // median of the last N readings
+	MovingAverage int           `yaml:"moving_average,omitempty"` // mean of the last N readings
+	Calibrate     [][]float64   `yaml:"calibrate,omitempty"`      // [[measured, true], ...]: least-squares line
+	Clamp         []float64     `yaml:"clamp,omitempty"`          // [min, max]
+	Delta         float64       `yaml:"delta,omitempty"`          // publish only after a change of at least this
+	Throttle      time.Duration `yaml:"throttle,omitempty"`       // publish at most once per this
+	Timeout       time.Duration `yaml:"timeout,omitempty"`        // no reading this long: the field is stale
 }

@@ -71,7 +71,7 @@ func logicDefaults(cfg *Config, pos *positions) {
 			on := true
 			a.Enabled = &on
 		}
-		if !pos.has(f+"stale") && a.Stale == 0 {
+		if !pos.has(f+"stale") && a.Stale == 0 && a.When != "" {
 			a.Stale = DefaultStale
 			if a.When != "" {
 				if _, names, err := CompileWhen(a.When, cfg.ExprEnv()); err == nil {

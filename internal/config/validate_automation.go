@@ -41,6 +41,13 @@ func (v *validator) logic() {
 			}
 		}
 	}
+	for _, ids := range [][]string{thermostatIDs(cfg), automationIDs(cfg)} {
+		for _, id := range ids {
+			if prev, ok := v.ids[id+"_status"]; ok {
+				c.add(v.ids[id]+".id", "%q would clash with %s: %s_status is this one's status control", id, prev, id)
+			}
+		}
+	}
 	env := cfg.ExprEnv()
 	for i := range cfg.Automations {
 		v.automation(i, env)
