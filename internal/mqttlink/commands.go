@@ -26,7 +26,9 @@ func (l *Link) subscriptions() []paho.SubscribeOptions {
 // not block.
 func (l *Link) received(p *paho.Publish) {
 	if l.opts.Discovery && p.Topic == l.opts.haStatusTopic() {
-		l.haStatus(p)
+		if string(p.Payload) == "online" {
+			l.enqueue(command{haOnline: true})
+		}
 		return
 	}
 	id := l.opts.commandTarget(p.Topic)
@@ -39,13 +41,18 @@ func (l *Link) received(p *paho.Publish) {
 		l.droppedRetained(p.Topic, p.Payload)
 		return
 	}
+	l.enqueue(command{id: id, payload: append([]byte(nil), p.Payload...)})
+}
+
+// enqueue hands c to the command worker without blocking.
+func (l *Link) enqueue(c command) {
 	select {
-	case l.cmds <- command{id: id, payload: append([]byte(nil), p.Payload...)}:
+	case l.cmds <- c:
 	default:
 		l.mu.Lock()
 		l.stats.Dropped++
 		l.mu.Unlock()
-		l.log.Warn("mqtt command dropped: too many in flight", "target", id)
+		l.log.Warn("mqtt command dropped: too many in flight", "target", c.id)
 	}
 }
 
@@ -63,13 +70,10 @@ func (l *Link) droppedRetained(topic string, payload []byte) {
 	}
 }
 
-// haStatus re-publishes discovery and every state when Home Assistant
+// haOnline re-publishes discovery and every state when Home Assistant
 // announces itself (its birth message, "online"): a restarted Home
 // Assistant or a broker that lost its retained messages shows the box again.
-func (l *Link) haStatus(p *paho.Publish) {
-	if string(p.Payload) != "online" {
-		return
-	}
+func (l *Link) haOnline() {
 	l.log.Info("mqtt: Home Assistant is online; publishing discovery and every state again")
 	l.republishAll()
 	l.queueDiscovery()
@@ -94,6 +98,10 @@ func (l *Link) commandLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case c := <-l.cmds:
+			if c.haOnline {
+				l.haOnline()
+				continue
+			}
 			l.apply(ctx, c)
 		}
 	}

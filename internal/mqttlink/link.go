@@ -53,8 +53,9 @@ type message struct {
 }
 
 type command struct {
-	id      string
-	payload []byte
+	id       string
+	payload  []byte
+	haOnline bool // Home Assistant's birth message, not a command
 }
 
 // Stats are the link's counters.
