@@ -90,8 +90,9 @@ type Box struct {
 	closeHW  sync.Once
 	failOnce sync.Once
 
-	page *pageState // built by routes (New)
-	room *room      // the encrypted room (config e2ee: true); nil otherwise
+	page    *pageState    // built by routes (New)
+	room    *room         // the encrypted room (config e2ee: true); nil otherwise
+	metrics *metricsState // built by New
 
 	// Set by the components at start (before any other component starts).
 	member *bridge.Member // the bridge's membership in the embedded relay
@@ -145,6 +146,7 @@ func New(opts Options) (*Box, error) {
 	// Start order; Run stops them in reverse.
 	b.comps = []component{
 		{"sim-serial", b.startSimSerial},
+		{"metrics", b.startMetrics}, // first: sees the first readings
 		{"e2ee", b.startE2EE},
 		{"bridge", b.startBridge},
 		{"automation", b.startAutomation},
@@ -153,6 +155,7 @@ func New(opts Options) (*Box, error) {
 		{"page", b.startPage},
 		{"systemd", b.startSystemd},
 	}
+	b.newMetrics()
 	if err := b.routes(); err != nil {
 		b.Close()
 		return nil, err

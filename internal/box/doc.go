@@ -6,7 +6,7 @@
 //
 //	phone ──ws──▶ relay ──pipe──▶ bridge intake ──▶ output lock ──▶ pin
 //	                 ▲                                   │
-//	                 └── member (frames) ◀── events ◀────┘──▶ mqtt, upstream, page counters, …
+//	                 └── member (frames) ◀── events ◀────┘──▶ mqtt, upstream, metrics, …
 //
 // New opens the hardware and drives every output to its boot state before
 // anything is served. Run starts the components in a fixed order (the

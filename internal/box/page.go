@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/layout"
@@ -124,13 +123,12 @@ type pageState struct {
 	res          pairing.Resolver
 	pairingLabel string
 
-	mu       sync.Mutex     // guards the layout (regenerated when the room key rotates)
-	layout   *layout.Layout // guarded by mu
-	withTok  []byte         // guarded by mu: /layout.json with the token
-	noTok    []byte         // guarded by mu: /layout.json without it
-	pushes   *pushCounters
-	counters *eventCounters
-	log      *slog.Logger
+	mu      sync.Mutex     // guards the layout (regenerated when the room key rotates)
+	layout  *layout.Layout // guarded by mu
+	withTok []byte         // guarded by mu: /layout.json with the token
+	noTok   []byte         // guarded by mu: /layout.json without it
+	pushes  *pushCounters
+	log     *slog.Logger
 }
 
 // routes prints the pairing QR, builds the layout and mounts the page (GET
@@ -172,7 +170,7 @@ func (b *Box) routes() error {
 	}
 
 	ps := &pageState{payload: payload, lanOK: lanOK, res: res, log: log,
-		pushes: &pushCounters{}, counters: newEventCounters()}
+		pushes: &pushCounters{}}
 	if err := ps.setLayout(b.cfg, b.opts.Token, b.room.key()); err != nil {
 		return err
 	}
@@ -199,15 +197,14 @@ func (b *Box) routes() error {
 		E2EEKey: b.room.key,
 		Layout:  ps.layoutJSON,
 		Health:  b.health,
-		Metrics: b.collectMetrics,
+		Metrics: b.metrics.reg.WritePrometheus,
 	})
 	b.mux.Handle("/", h)
 	b.mountUpdate()
 	return nil
 }
 
-// startPage runs the pairing-window log, the event counters behind
-// /metrics, mDNS and the layout pusher (through the bridge's member, a
+// startPage runs the pairing-window log, mDNS and the layout pusher (through the bridge's member, a
 // monitor with routing rights, which exists already).
 func (b *Box) startPage(ctx context.Context) (func(), error) {
 	ps := b.page
@@ -221,9 +218,6 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 	if b.opts.Token != "" { // an open relay has no secret to guard
 		goRun(func() { b.window.Watch(ctx, logPairing(log, ps.pairingLabel)) })
 	}
-	sub := b.hw.bridge.Subscribe("page counters", bridge.SubscribeOptions{
-		Kinds: []bridge.EventKind{bridge.EventMetrics, bridge.EventSensorError}})
-	goRun(func() { ps.counters.run(sub) })
 	switch {
 	case b.cfg.MDNS.Disabled || !ps.lanOK:
 	case loopbackListen(b.cfg.Listen):
@@ -245,7 +239,7 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 			b.fail(fmt.Errorf("layout push: %w", err))
 		}
 	})
-	return func() { cancel(); sub.Close(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // boxHosts are the names the box answers to besides IP literals (for the

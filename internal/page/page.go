@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -40,8 +41,9 @@ type Options struct {
 	Layout func(withToken bool) ([]byte, error)
 	// Health returns nil when ready, else the reason (503).
 	Health func() error
-	// Metrics returns the samples for /metrics.
-	Metrics func() []Metric
+	// Metrics writes the /metrics body (Prometheus text format 0.0.4);
+	// nil serves an empty one.
+	Metrics func(w io.Writer) error
 	// Hosts are the box's own names accepted in Host/Origin besides IP
 	// literals and localhost (its host name, <host>.local, the advertised
 	// host).
@@ -275,11 +277,11 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	var ms []Metric
 	if h.opts.Metrics != nil {
-		ms = h.opts.Metrics()
+		if err := h.opts.Metrics(w); err != nil {
+			h.opts.Logger.Debug("page: /metrics write", "err", err)
+		}
 	}
-	_ = WriteMetrics(w, ms)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
