@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ func (c *Client) connectOnce(ctx context.Context) (admitted, opened bool, err er
 	c.lastErr = nil
 	c.notify()
 	c.mu.Unlock()
-	log.Info("meshsocket: connected", "relay", c.where(), "name", c.opts.Name, "id", id)
+	log.Log(context.Background(), c.sessionLevel(), "meshsocket: connected", "relay", c.where(), "name", c.opts.Name, "id", id)
 	if c.opts.OnConnect != nil {
 		c.opts.OnConnect(id)
 	}
@@ -193,7 +194,7 @@ func (c *Client) connectOnce(ctx context.Context) (admitted, opened bool, err er
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	log.Info("meshsocket: disconnected", "relay", c.where(), "err", err)
+	log.Log(context.Background(), c.sessionLevel(), "meshsocket: disconnected", "relay", c.where(), "err", err)
 	if c.opts.OnDisconnect != nil {
 		c.opts.OnDisconnect(err)
 	}
@@ -493,4 +494,14 @@ func tail(cur []byte, n int) []byte {
 		return nil
 	}
 	return cur[n:]
+}
+
+// sessionLevel is the level of the connected/disconnected lines: INFO for a
+// relay reached by URL, DEBUG for a custom transport (an in-process member
+// such as meshbox's bridge, which logs its own joining).
+func (c *Client) sessionLevel() slog.Level {
+	if c.opts.URL == "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

@@ -299,7 +299,10 @@ func (b *Box) Run(ctx context.Context) (err error) {
 	if rerr != nil || herr != nil {
 		b.log.Warn("unclean shutdown", "relay", rerr, "http", herr)
 	}
-	b.log.Info("stopped", "stats", fmt.Sprintf("%+v", b.relay.Stats()))
+	st := b.relay.Stats()
+	b.log.Info("stopped", "accepted", st.Accepted, "rejected", st.Rejected, "frames_in", st.FramesIn,
+		"frames_out", st.FramesOut, "dropped", st.Dropped, "reaped", st.Reaped, "rate_limited", st.RateLimited,
+		"auth_failed", st.AuthFailed)
 	return failure
 }
 

@@ -91,7 +91,11 @@ func (b *Bridge) serveSerial(ctx context.Context, d *serialDev, bo *backoff) err
 		close(quit)
 		<-wrote
 	}()
-	b.log.Info("serial device open", "device", d.cfg.ID, "port", d.cfg.Port, "baud", baud)
+	if gpio.IsSimulated(b.host) {
+		b.log.Info("serial device open (simulated port, no real device)", "device", d.cfg.ID, "port", d.cfg.Port, "baud", baud)
+	} else {
+		b.log.Info("serial device open", "device", d.cfg.ID, "port", d.cfg.Port, "baud", baud)
+	}
 	buf := make([]byte, 512)
 	var line []byte
 	overlong := false

@@ -83,6 +83,18 @@ type PWMRef struct {
 	Pin     int // BCM pin (informational; the board maps it to Chip/Channel)
 }
 
+// Simulator is implemented by a Host that drives no real hardware (the
+// simulated board), so that logs and the page can say so.
+type Simulator interface {
+	Simulated() bool
+}
+
+// IsSimulated reports whether h says it is simulated.
+func IsSimulated(h Host) bool {
+	s, ok := h.(Simulator)
+	return ok && s.Simulated()
+}
+
 // Host opens hardware. Output requests the line as an output already at
 // initial, so there is no glitch between claiming and driving it.
 type Host interface {

@@ -128,6 +128,9 @@ func (b *Board) Env() *drift.Env { return b.env }
 
 func (b *Board) String() string { return "simulated board" }
 
+// Simulated implements gpio.Simulator.
+func (b *Board) Simulated() bool { return true }
+
 // Close releases every line: pending WaitForEdge calls return ErrClosed and
 // further writes fail. Outputs keep their last level, as real pins would, so
 // tests can check the exit state after Close.
