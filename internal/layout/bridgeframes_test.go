@@ -11,12 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/automation"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/sensor"
 	"periph.io/x/conn/v3/i2c"
 )
+
+// engineRef serves the automation engine's controls through the bridge
+// (as internal/box does).
+type engineRef struct{ e *automation.Engine }
+
+func (r *engineRef) Has(id string) bool { return r.e != nil && r.e.Has(id) }
+func (r *engineRef) Set(ctx context.Context, id string, v any, from string) (any, error) {
+	return r.e.Set(ctx, id, v, from)
+}
 
 // This file runs the real bridge on a small fake board and records the
 // broadcast frames it sends, so layouts are checked against what the bridge
@@ -212,7 +222,9 @@ func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 	cfg.StateDir = t.TempDir()
 	cfg.ActuationRate = 100
 	board := &fakeBoard{cfg: cfg}
+	ref := &engineRef{}
 	b, err := bridge.New(cfg, board, bridge.Options{
+		Controls: ref,
 		OpenSensor: func(_ gpio.Host, s config.Sensor) (bridge.SensorReader, error) {
 			d, err := sensor.Lookup(s.Driver)
 			if err != nil {
@@ -231,9 +243,29 @@ func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(ctx) }()
+	autoDone := make(chan struct{})
+	close(autoDone)
+	if len(cfg.Thermostats)+len(cfg.Automations) > 0 {
+		// The automation engine as the box wires it (internal/box).
+		e, err := automation.New(automation.Options{Config: cfg, Actuator: b, Notify: b.Notify,
+			OnControl:  b.SetControl,
+			OnStatus:   func(s automation.Status) { b.SetControl(automation.StatusID(s.ID), s.State) },
+			ClockValid: func() bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.e = e
+		for id, v := range e.Controls() {
+			b.SetControl(id, v)
+		}
+		autoDone = make(chan struct{})
+		go func() { defer close(autoDone); _ = e.Run(ctx) }()
+		b.Notify("rule", "a notification")
+	}
 	defer func() {
 		cancel()
 		<-done
+		<-autoDone
 		sub.Close()
 		<-recorded
 		b.Shutdown()
@@ -247,6 +279,9 @@ func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 			var v any = true
 			if c.Type == "slider" {
 				v = 42.0
+			}
+			if c.Type == "stepper" && c.Min != nil {
+				v = *c.Min
 			}
 			raw, err := json.Marshal(substitute(c.Action.Payload, v))
 			if err != nil {

@@ -11,13 +11,17 @@ func f64(v float64) *float64 { return &v }
 
 // allowedTypes are the display types a config may pick per item kind.
 var allowedTypes = map[string][]string{
-	KindSwitch:    {"toggle"},
-	KindMomentary: {"button"},
-	KindPWM:       {"slider"},
-	KindInput:     {"statusLight", "label"},
-	KindNumber:    {"gauge", "label", "sparkline"},
-	KindText:      {"label"},
-	KindCommand:   {"button"},
+	KindSwitch:     {"toggle"},
+	KindMomentary:  {"button"},
+	KindPWM:        {"slider"},
+	KindInput:      {"statusLight", "label"},
+	KindNumber:     {"gauge", "label", "sparkline"},
+	KindText:       {"label"},
+	KindCommand:    {"button"},
+	KindThermostat: {"stepper", "slider"},
+	KindAutomation: {"toggle"},
+	KindStatus:     {"label"},
+	KindLog:        {"logConsole"},
 }
 
 // cmdAction is the broadcast_request action carrying the item's command
@@ -117,6 +121,8 @@ func control(it Item, ov config.LayoutItem) (Control, error) {
 		c.Span = [2]int{1, 4}
 		c.Style = "mono"
 		c.Sync = listen(it)
+	case KindThermostat, KindAutomation, KindStatus, KindLog:
+		automationControl(&c, it)
 	}
 	if ov.Label != "" {
 		c.Label = ov.Label

@@ -40,6 +40,7 @@ var defaultTabs = []struct{ title, icon string }{
 	{"Controls", "switch.2"},
 	{"Sensors", "gauge.medium"},
 	{"Inputs", "sensor"},
+	{"Automations", "gearshape.2"},
 }
 
 func defaultTab(kind string) int {
@@ -48,6 +49,8 @@ func defaultTab(kind string) int {
 		return 0
 	case KindInput:
 		return 2
+	case KindThermostat, KindAutomation, KindStatus, KindLog:
+		return 3
 	}
 	return 1
 }

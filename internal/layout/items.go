@@ -77,7 +77,8 @@ func Items(cfg *config.Config) []Item {
 		}
 		items = append(items, it)
 	}
-	return append(items, commandItems(cfg)...)
+	items = append(items, commandItems(cfg)...)
+	return append(items, automationItems(cfg)...)
 }
 
 // commandItems are a button per serial device command that takes no value

@@ -72,6 +72,8 @@ type Control struct {
 	GaugeStyle      string            `json:"gaugeStyle,omitempty"`
 	SparklinePoints int               `json:"sparklinePoints,omitempty"`
 	StatusColors    map[string]string `json:"statusColors,omitempty"`
+	ShowTimestamps  bool              `json:"showTimestamps,omitempty"` // logConsole
+	AutoScroll      bool              `json:"autoScroll,omitempty"`     // logConsole
 	Haptic          string            `json:"haptic,omitempty"`
 	Action          *Action           `json:"action,omitempty"`
 	Sync            []Sync            `json:"sync,omitempty"`
