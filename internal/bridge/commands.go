@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/meshbox/meshbox/internal/config"
 )
 
 // inMsg is a command payload, read leniently (any field may have any type).
@@ -237,7 +235,7 @@ func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
 		var err error
 		switch name {
 		case "pulse":
-			if o.kind == config.KindPWM {
+			if o.kind == outPWM {
 				return result{}, fmt.Errorf("%w: pulse needs a switch or momentary output", ErrBadValue)
 			}
 			d, perr := pulseLength(o, m)

@@ -9,8 +9,6 @@ import (
 	"github.com/meshbox/meshbox/internal/gpio"
 )
 
-const defaultDebounce = 20 * time.Millisecond
-
 type input struct {
 	// Immutable after New.
 	cfg config.Input
@@ -22,12 +20,9 @@ type input struct {
 
 func (b *Bridge) openInputs() error {
 	for _, ic := range b.cfg.Inputs {
-		pull := gpio.PullUp
-		switch ic.Pull {
-		case "down":
-			pull = gpio.PullDown
-		case "none":
-			pull = gpio.PullNone
+		pull, err := resolvePull(ic)
+		if err != nil {
+			return err
 		}
 		in, err := b.host.Input(outputLine(ic.Pin), pull)
 		if err != nil {
@@ -54,10 +49,7 @@ func (b *Bridge) openInputs() error {
 // runInput waits for edges, lets the line settle for the debounce time,
 // then samples it; a changed level is published.
 func (b *Bridge) runInput(ctx context.Context, x *input) {
-	deb := x.cfg.Debounce
-	if deb <= 0 {
-		deb = defaultDebounce
-	}
+	deb := orDefault(x.cfg.Debounce, config.DefaultDebounce)
 	backoff := newBackoff(100*time.Millisecond, 10*time.Second)
 	for {
 		e, err := x.in.WaitForEdge(ctx)

@@ -10,14 +10,6 @@ import (
 	"github.com/meshbox/meshbox/internal/gpio"
 )
 
-// Output defaults (the config loader fills them too; the bridge does not
-// rely on it).
-const (
-	defaultPulse     = 500 * time.Millisecond
-	defaultFrequency = 1000.0
-	defaultRate      = 5.0
-)
-
 // applyWithin is how long a command may wait for its outputs to be free;
 // after that it is refused with ErrBusy rather than applied late.
 const applyWithin = time.Second
@@ -80,7 +72,9 @@ type peer struct {
 type output struct {
 	// Immutable after New.
 	cfg   config.Output
-	kind  string
+	kind  outKind
+	boot  bootState
+	exit  exitState
 	out   gpio.Output // switch, momentary
 	pwm   gpio.PWM    // pwm
 	freq  float64
@@ -112,7 +106,7 @@ func (o *output) isOn() bool {
 }
 
 func (o *output) offValue() any {
-	if o.kind == config.KindPWM {
+	if o.kind == outPWM {
 		return 0.0
 	}
 	return false
@@ -130,7 +124,7 @@ func outputLine(p config.Pin) gpio.Line {
 func (b *Bridge) openOutputs() error {
 	restored := b.loadState()
 	for _, oc := range b.cfg.Outputs {
-		if oc.Boot == "restore" {
+		if oc.Boot == "restore" { // typed below; the state file is needed before
 			b.persistOn = b.cfg.StateDir != ""
 		}
 	}
@@ -152,17 +146,11 @@ func (b *Bridge) openOutputs() error {
 	}
 	doms := map[string]*domain{}
 	for _, oc := range b.cfg.Outputs {
-		kind := oc.Kind
-		if kind == "" {
-			kind = config.KindSwitch
+		spec, err := resolveOutput(oc)
+		if err != nil {
+			return err
 		}
-		o := &output{cfg: oc, kind: kind, freq: oc.Frequency, pulse: oc.Pulse}
-		if o.freq <= 0 {
-			o.freq = defaultFrequency
-		}
-		if o.pulse <= 0 {
-			o.pulse = defaultPulse
-		}
+		o := &output{cfg: oc, kind: spec.kind, boot: spec.boot, exit: spec.exit, freq: spec.freq, pulse: spec.pulse}
 		root := find(oc.ID)
 		if doms[root] == nil {
 			doms[root] = newDomain()
@@ -195,7 +183,7 @@ func (b *Bridge) openOutputs() error {
 		if err := b.openOutput(o, want); err != nil {
 			return err
 		}
-		if o.cfg.Boot == "restore" && o.isOnValue(want) {
+		if o.boot == bootRestore && o.isOnValue(want) {
 			b.log.Info("output restored on at boot", "output", o.cfg.ID, "value", want)
 		}
 		o.value = want
@@ -209,7 +197,7 @@ func (b *Bridge) openOutputs() error {
 			b.armTimer(o, o.cfg.MaxOn, "max_on")
 			o.dom.unlock()
 		}
-		b.log.Debug("output ready", "output", o.cfg.ID, "kind", o.kind, "boot", o.cfg.Boot, "value", want)
+		b.log.Debug("output ready", "output", o.cfg.ID, "kind", o.kind.String(), "boot", o.cfg.Boot, "value", want)
 	}
 	return nil
 }
@@ -225,21 +213,21 @@ func (o *output) isOnValue(v any) bool {
 }
 
 func (b *Bridge) bootValue(o *output, restored map[string]any) any {
-	switch o.cfg.Boot {
-	case "on":
-		if o.kind == config.KindPWM {
+	switch o.boot {
+	case bootOn:
+		if o.kind == outPWM {
 			return 100.0
 		}
-		if o.kind == config.KindMomentary {
+		if o.kind == outMomentary {
 			return false
 		}
 		return true
-	case "restore":
+	case bootRestore:
 		v, ok := restored[o.cfg.ID]
-		if !ok || o.kind == config.KindMomentary {
+		if !ok || o.kind == outMomentary {
 			return o.offValue()
 		}
-		if o.kind == config.KindPWM {
+		if o.kind == outPWM {
 			if p, err := toPercent(v); err == nil {
 				return p
 			}
@@ -253,7 +241,7 @@ func (b *Bridge) bootValue(o *output, restored map[string]any) any {
 }
 
 func (b *Bridge) openOutput(o *output, want any) error {
-	if o.kind == config.KindPWM {
+	if o.kind == outPWM {
 		p, err := b.host.PWM(gpio.PWMRef{Chip: o.cfg.PWMChip, Channel: o.cfg.PWMChannel, Pin: o.cfg.Pin.BCM})
 		if err != nil {
 			return fmt.Errorf("output %s: open pwm: %w", o.cfg.ID, err)
@@ -275,7 +263,7 @@ func (b *Bridge) openOutput(o *output, want any) error {
 
 // drive writes a logical value to the hardware (active-low inverted).
 func (o *output) drive(v any) error {
-	if o.kind == config.KindPWM {
+	if o.kind == outPWM {
 		pct, _ := v.(float64)
 		duty := pct / 100
 		if o.cfg.ActiveLow {
@@ -297,7 +285,7 @@ func (b *Bridge) rate() float64 {
 	if b.cfg.ActuationRate > 0 {
 		return b.cfg.ActuationRate
 	}
-	return defaultRate
+	return config.DefaultActuationRate
 }
 
 // take consumes one actuation token. Guarded by o.dom's lock.
@@ -317,7 +305,7 @@ func (b *Bridge) take(o *output, now time.Time) bool {
 
 // desired converts a command value for o.
 func (o *output) desired(v any) (any, error) {
-	if o.kind == config.KindPWM {
+	if o.kind == outPWM {
 		return toPercent(v)
 	}
 	return toBool(v)
@@ -342,7 +330,7 @@ func (b *Bridge) setLocked(o *output, want any, user bool, hold time.Duration, a
 	}
 	now := time.Now()
 	wasOn := o.isOn()
-	if user && o.kind != config.KindPWM && want != o.value && !b.take(o, now) {
+	if user && o.kind != outPWM && want != o.value && !b.take(o, now) {
 		b.stats.rateLimited.Add(1)
 		return false, ErrRateLimited
 	}
@@ -388,7 +376,7 @@ func (b *Bridge) finishLocked(o *output, want any, wasOn bool, hold time.Duratio
 			why = "max_on"
 		}
 		b.armTimer(o, d, why)
-	case o.kind == config.KindMomentary:
+	case o.kind == outMomentary:
 		b.armTimer(o, o.onLimit(), "pulse")
 	case o.cfg.MaxOn > 0 && !wasOn:
 		b.armTimer(o, o.cfg.MaxOn, "max_on")
@@ -544,11 +532,11 @@ func (b *Bridge) driveExit() {
 		o.stopTimer()
 		o.shut = true
 		var v any
-		switch o.cfg.Exit {
-		case "keep":
+		switch o.exit {
+		case exitKeep:
 			v = o.value
-		case "on":
-			if o.kind == config.KindPWM {
+		case exitOn:
+			if o.kind == outPWM {
 				v = 100.0
 			} else {
 				v = true
@@ -556,7 +544,7 @@ func (b *Bridge) driveExit() {
 		default:
 			v = o.offValue()
 		}
-		if o.kind == config.KindMomentary {
+		if o.kind == outMomentary {
 			v = false
 		}
 		if o.isOnValue(v) {

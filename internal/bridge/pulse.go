@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/meshbox/meshbox/internal/config"
 )
 
 // maxSwitchPulse caps the "ms" of a pulse command on a switch output that
@@ -18,7 +16,7 @@ const maxSwitchPulse = time.Minute
 // pulse, max_on when set (the smaller of both). 0 means no limit.
 func (o *output) onLimit() time.Duration {
 	var l time.Duration
-	if o.kind == config.KindMomentary {
+	if o.kind == outMomentary {
 		l = o.pulse
 	}
 	if m := o.cfg.MaxOn; m > 0 && (l == 0 || m < l) {

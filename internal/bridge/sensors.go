@@ -13,8 +13,7 @@ import (
 )
 
 const (
-	defaultInterval = 2 * time.Second
-	maxRetry        = time.Minute
+	maxRetry = time.Minute
 )
 
 type sensorRunner struct {
@@ -26,10 +25,7 @@ type sensorRunner struct {
 // Failures (open or read) are logged, published as sensor_error, and retried
 // with exponential backoff; the sensor is reopened after a failure.
 func (b *Bridge) runSensor(ctx context.Context, s *sensorRunner) {
-	interval := s.cfg.Interval
-	if interval <= 0 {
-		interval = defaultInterval
-	}
+	interval := orDefault(s.cfg.Interval, config.DefaultInterval)
 	bo := newBackoff(interval, max(interval, maxRetry))
 	var r SensorReader
 	defer func() {

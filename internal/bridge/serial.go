@@ -15,7 +15,6 @@ import (
 )
 
 const (
-	defaultBaud       = 115200
 	serialReadTimeout = 250 * time.Millisecond
 	serialMinRetry    = 500 * time.Millisecond
 )
@@ -59,7 +58,7 @@ func (b *Bridge) runSerial(ctx context.Context, d *serialDev) {
 func (b *Bridge) serveSerial(ctx context.Context, d *serialDev, bo *backoff) error {
 	baud := d.cfg.Baud
 	if baud <= 0 {
-		baud = defaultBaud
+		baud = config.DefaultBaud
 	}
 	p, err := b.host.Serial(d.cfg.Port, baud)
 	if err != nil {

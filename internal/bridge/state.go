@@ -64,7 +64,7 @@ func (b *Bridge) saveState() {
 	m := make(map[string]any, len(b.outList))
 	for _, o := range b.outList {
 		o.dom.lock()
-		if o.kind != "momentary" {
+		if o.kind != outMomentary {
 			m[o.cfg.ID] = o.value
 		}
 		o.dom.unlock()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
 )
 
 // recHandler records every log record (all levels).
@@ -111,7 +113,7 @@ func TestPulseMsBounded(t *testing.T) {
 func TestPulseLength(t *testing.T) {
 	b, _ := newTest(t, testConfig(t.TempDir()), newFakeHost(), Options{})
 	bell, heat := b.outputs["bell"], b.outputs["heatA"]
-	long := &output{kind: "switch", pulse: 5 * time.Minute} // a configured long pulse still works
+	long := &output{kind: outSwitch, pulse: 5 * time.Minute} // a configured long pulse still works
 	for _, tt := range []struct {
 		o    *output
 		ms   string
@@ -120,7 +122,7 @@ func TestPulseLength(t *testing.T) {
 		{bell, "", 30 * time.Millisecond},
 		{bell, "1", time.Millisecond},
 		{bell, "30", 30 * time.Millisecond},
-		{heat, "", defaultPulse},
+		{heat, "", config.DefaultPulse},
 		{heat, "60000", time.Minute},
 		{heat, `"250"`, 250 * time.Millisecond},
 		{long, "", 5 * time.Minute},
@@ -190,7 +192,7 @@ func (o *output) isOnLocked() bool {
 
 func TestHoldFor(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	o := &output{kind: "momentary", pulse: 500 * time.Millisecond, onSince: t0}
+	o := &output{kind: outMomentary, pulse: 500 * time.Millisecond, onSince: t0}
 	if d, capped := o.holdFor(t0.Add(400*time.Millisecond), true, 500*time.Millisecond); d != 100*time.Millisecond || !capped {
 		t.Errorf("momentary re-pulse = %v %v, want 100ms capped", d, capped)
 	}
@@ -200,7 +202,7 @@ func TestHoldFor(t *testing.T) {
 	if d, capped := o.holdFor(t0, false, 200*time.Millisecond); d != 200*time.Millisecond || capped {
 		t.Errorf("fresh pulse = %v %v", d, capped)
 	}
-	s := &output{kind: "switch", pulse: time.Hour}
+	s := &output{kind: outSwitch, pulse: time.Hour}
 	if d, capped := s.holdFor(t0, false, time.Hour); d != time.Hour || capped {
 		t.Errorf("switch without max_on = %v %v", d, capped)
 	}
@@ -384,7 +386,7 @@ func FuzzValue(f *testing.F) {
 		if err == nil && (p < 0 || p > 100) {
 			t.Fatalf("%q: level %v", raw, p)
 		}
-		_, err = pulseLength(&output{kind: "momentary", pulse: 500 * time.Millisecond}, inMsg{"ms": raw})
+		_, err = pulseLength(&output{kind: outMomentary, pulse: 500 * time.Millisecond}, inMsg{"ms": raw})
 		check(err)
 	})
 }

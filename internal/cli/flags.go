@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/meshsocket"
 )
 
@@ -60,7 +61,7 @@ func newFlagSet(cmd string, c *common, defTimeout time.Duration) *flag.FlagSet {
 
 // DefaultChannel is the channel the client commands join without --channel
 // and $MESH_CHANNEL: meshbox's bridge and the pairing QR use it (§15.1).
-const DefaultChannel = "home"
+const DefaultChannel = config.DefaultChannel
 
 // parse parses flags anywhere among the positional arguments ("--" ends
 // flags) and returns the positionals. usage is the command's usage line.

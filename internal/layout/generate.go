@@ -78,7 +78,7 @@ func Generate(cfg *config.Config, opts Options) (*Layout, error) {
 		}
 		channel := cfg.Channel
 		if channel == "" {
-			channel = "home"
+			channel = config.DefaultChannel
 		}
 		c := &Connection{URL: opts.URL, Hub: name, Identity: Identity{Channel: channel, Role: role,
 			CanBroadcast: granted(cfg.Relay.BroadcastRoles, relay.DefaultConfig().BroadcastRoles, role),

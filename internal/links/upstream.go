@@ -50,7 +50,7 @@ func UpstreamFromConfig(cfg *config.Config) (Upstream, bool) {
 		up.Name = cfg.Name
 	}
 	if up.Name == "" {
-		up.Name = "meshbox"
+		up.Name = config.DefaultName
 	}
 	if up.Channel == "" {
 		up.Channel = cfg.Channel
@@ -87,7 +87,7 @@ func JoinUpstream(b *bridge.Bridge, up Upstream, log *slog.Logger) (stop func(),
 	}
 	log = log.With("component", "upstream", "name", up.Name)
 	log.Info("upstream: joining", "relay", meshsocket.SafeURL(up.URL), "channel", up.Channel, "prefix", up.Prefix)
-	if up.Name == "meshbox" {
+	if up.Name == config.DefaultName {
 		log.Warn("upstream: this box uses the default name \"meshbox\"; every box on one upstream relay needs its own name: (a same-name box evicts it)")
 	}
 	ns := newNamespace(up.Prefix)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/pairing"
 )
 
@@ -24,7 +25,7 @@ var assets embed.FS
 type Options struct {
 	Name    string // the box (bridge member) name
 	URL     string // ws:// URL phones dial (the pairing URL)
-	Channel string // mesh channel (default "home")
+	Channel string // mesh channel (default config.DefaultChannel)
 	Token   string // shared key; "" = open relay
 	// E2EEKey returns the base64 room key of an encrypted room ("" or nil =
 	// not encrypted). It is handed over only with the token: in the
@@ -68,7 +69,7 @@ type Handler struct {
 // New returns the page handler.
 func New(opts Options) *Handler {
 	if opts.Channel == "" {
-		opts.Channel = "home"
+		opts.Channel = config.DefaultChannel
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
