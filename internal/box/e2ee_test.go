@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/cli"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/e2ee"
 	"github.com/meshbox/meshbox/internal/gpio"
@@ -56,6 +57,14 @@ func (w *wiretap) all() []wire.Frame {
 
 func startE2EEBox(t *testing.T) (*Box, *simhost.Board, string, *logtest.Tail) {
 	t.Helper()
+	bx, board, url, logs, _ := startE2EEBoxIn(t, t.TempDir())
+	return bx, board, url, logs
+}
+
+// startE2EEBoxIn starts the box with its state in dir; stop ends it (also
+// done at cleanup).
+func startE2EEBoxIn(t *testing.T, dir string) (*Box, *simhost.Board, string, *logtest.Tail, func()) {
+	t.Helper()
 	cfg := config.Demo()
 	cfg.E2EE = true
 	board := simhost.New(simhost.Options{Seed: 3})
@@ -66,19 +75,23 @@ func startE2EEBox(t *testing.T) (*Box, *simhost.Board, string, *logtest.Tail) {
 	}
 	logs := logtest.New(t)
 	bx, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Listener: ln,
-		StateDir: t.TempDir(), Sim: true, Board: board, Token: e2eeToken})
+		StateDir: dir, Sim: true, Board: board, Token: e2eeToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- bx.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-bx.Ready():
 	case err := <-done:
@@ -86,7 +99,7 @@ func startE2EEBox(t *testing.T) (*Box, *simhost.Board, string, *logtest.Tail) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("box not ready")
 	}
-	return bx, board, "ws://" + ln.Addr().String() + "/", logs
+	return bx, board, "ws://" + ln.Addr().String() + "/", logs, stop
 }
 
 // TestEncryptedRoomEndToEnd runs the box on the simulated board with
@@ -222,4 +235,142 @@ func mustKey(t *testing.T) e2ee.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestEncryptedRoomRoutedCLIAndRestart: a sealed routed set acts and its
+// reply is sealed (a plaintext one gets no answer and does nothing);
+// meshbox set --key switches an output and gets the sealed ack; after a
+// restart the key is the same, the box seals under a new salt, and an
+// envelope accepted before the restart is still refused.
+func TestEncryptedRoomRoutedCLIAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	bx, board, url, _, stop := startE2EEBoxIn(t, dir)
+	key := bx.RoomKeys().Key()
+	room, _ := e2ee.NewRoom(key, nil, e2ee.OpenerOptions{})
+	const d = 15 * time.Second
+	lamp, fan := gpio.Line{Offset: 17}, gpio.Line{Offset: 27}
+	level := func(b *simhost.Board, l gpio.Line) bool { v, _ := b.OutputLevel(l); return v }
+	ph := phonetest.Dial(t, url, phonetest.Options{Name: "router", Token: e2eeToken, Channel: "home", Role: "controller",
+		Flags: map[string]any{"can_broadcast": true, "can_route": true}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	routed := func(payload any) (json.RawMessage, bool) {
+		t.Helper()
+		id := wire.NewID()
+		if err := ph.Write(wire.Frame{ID: id, Type: "route_msg", Payload: mustJSON(t, map[string]any{
+			"target_name": "meshbox", "type": "set", "payload": payload})}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			f, err := ph.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.ReplyTo == id {
+				var e struct{ Error string }
+				_ = json.Unmarshal(f.Payload, &e)
+				return f.Payload, e.Error == ""
+			}
+		}
+	}
+	// plaintext routed set: no answer (the relay reports a timeout) and no switch
+	if rep, ok := routed(map[string]any{"target": "fan", "value": true}); ok {
+		t.Fatalf("a plaintext routed set was answered: %s", rep)
+	}
+	if level(board, fan) {
+		t.Fatal("a plaintext routed set switched the fan")
+	}
+	env, _ := room.SealJSON(map[string]any{"target": "fan", "value": true})
+	rep, ok := routed(json.RawMessage(env))
+	if !ok || !e2ee.IsEnvelope(rep) {
+		t.Fatalf("sealed routed set: reply %s", rep)
+	}
+	if pt, err := room.Open(rep); err != nil || !strings.Contains(string(pt), `"ok":true`) {
+		t.Fatalf("sealed reply %s %v", pt, err)
+	}
+	if !level(board, fan) {
+		t.Fatal("the sealed routed set did not switch the fan")
+	}
+
+	// The CLI with --key (the box's key file, read with the owner's rights).
+	var out, errb strings.Builder
+	io := cli.IO{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &errb}
+	keyFile := bx.RoomKeys().Path()
+	if err := cli.Set(ctx, io, []string{url, "lamp", "on", "--token", e2eeToken, "--key", keyFile}); err != nil {
+		t.Fatalf("meshbox set --key: %v (%s)", err, errb.String())
+	}
+	if !level(board, lamp) || out.String() != "ok: lamp = on\n" {
+		t.Fatalf("set --key: lamp %v, printed %q", level(board, lamp), out.String())
+	}
+	if err := cli.Set(ctx, io, []string{url, "lamp", "off", "--token", e2eeToken, "--timeout", "1s"}); err == nil {
+		t.Fatal("meshbox set without the key got an ack in an encrypted room")
+	}
+	if !level(board, lamp) {
+		t.Fatal("meshbox set without the key switched the lamp")
+	}
+
+	// Accepted before the restart, replayed after it.
+	pump, _ := room.SealJSON(map[string]any{"msg_type": "cmd", "target": "pump", "value": true, "_cmd": "p1", "_from": "router"})
+	ph.Send("broadcast_request", json.RawMessage(pump))
+	ph.ExpectSealed(room, phonetest.Msg("command_ack", "cmd_id", "p1", "ok", true), d)
+	firstSalt := saltOfBox(t, ph, key, d)
+	ph.Close()
+	stop()
+
+	bx2, board2, url2, _, _ := startE2EEBoxIn(t, dir)
+	if bx2.RoomKeys().Key() != key {
+		t.Fatal("the room key changed across a restart")
+	}
+	ph2 := phonetest.Dial(t, url2, phonetest.App("router2", e2eeToken))
+	if s := saltOfBox(t, ph2, key, d); s == firstSalt {
+		t.Fatal("the box reused its session salt after a restart")
+	}
+	if level(board2, gpio.Line{Offset: 22}) {
+		t.Fatal("pump on after the restart")
+	}
+	ph2.Send("broadcast_request", json.RawMessage(pump))
+	room2, _ := e2ee.NewRoom(key, nil, e2ee.OpenerOptions{})
+	ph2.SealedCmd(room2, "fan", true, "marker")
+	ph2.ExpectSealed(room2, phonetest.Msg("command_ack", "cmd_id", "marker"), d)
+	if level(board2, gpio.Line{Offset: 22}) {
+		t.Fatal("an envelope accepted before the restart was replayed after it")
+	}
+	if st := bx2.room.codec.Stats(); st.Replayed < 1 {
+		t.Fatalf("replay not counted: %+v", st)
+	}
+}
+
+// saltOfBox returns the salt of the next envelope the box broadcasts.
+func saltOfBox(t *testing.T, ph *phonetest.Phone, key e2ee.Key, d time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		f, err := ph.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type != "broadcast" {
+			continue
+		}
+		var m struct {
+			S string `json:"s"`
+			N uint64 `json:"n"`
+		}
+		r, _ := e2ee.NewRoom(key, nil, e2ee.OpenerOptions{})
+		pt, err := r.Open(f.Payload)
+		if err != nil || !strings.Contains(string(pt), `"msg_type":"metrics"`) {
+			continue
+		}
+		_ = json.Unmarshal(f.Payload, &m)
+		return m.S
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
