@@ -37,6 +37,7 @@ func (b *Box) newMetrics() {
 	b.metrics = ms
 	ms.reg.MustRegister(ms.tracker.Families()...)
 	ms.reg.MustRegister(b.boxFamilies()...)
+	ms.reg.MustRegister(b.automationFamilies()...)
 }
 
 // startMetrics feeds the tracker from the bridge's events.

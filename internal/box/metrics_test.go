@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +217,30 @@ func TestMetricsRegistration(t *testing.T) {
 	if v, ok := s.Value("meshbox_history_store_bytes"); !ok || v != 4096 {
 		t.Errorf("registered family = %v %v", v, ok)
 	}
+}
+
+// Thermostats and automations are on /metrics: target, enabled, state.
+func TestMetricsOfAutomations(t *testing.T) {
+	cfg, err := config.Parse("greenhouse.yaml", []byte(autoYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := startAutoBox(t, cfg, Options{Sim: true, Board: simhost.New(simhost.Options{Seed: 1})})
+	url := "http" + strings.TrimSuffix(strings.TrimPrefix(ws, "ws"), "/") + "/metrics"
+	s := scrapeUntil(t, url, "the thermostat's state", func(s *metricstest.Scrape) bool {
+		_, ok := s.Value("meshbox_automation_state", "id", "heating", "kind", "thermostat")
+		return ok
+	})
+	if v, ok := s.Value("meshbox_thermostat_target_celsius", "thermostat", "heating"); !ok || v != 20 {
+		t.Errorf("thermostat target = %v %v", v, ok)
+	}
+	for _, id := range []string{"heating", "vent_humid", "door_open"} {
+		if v, ok := s.Value("meshbox_automation_enabled", "id", id); !ok || v != 1 {
+			t.Errorf("%s enabled = %v %v", id, v, ok)
+		}
+	}
+	scrapeUntil(t, url, "the thermostat's sensor field", func(s *metricstest.Scrape) bool {
+		_, ok := s.Value("meshbox_temperature_celsius", "sensor", "air", "field", "air_temp")
+		return ok
+	})
 }

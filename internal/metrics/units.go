@@ -73,3 +73,14 @@ func convert(conv func(float64) float64, v, resolution float64) float64 {
 	}
 	return out
 }
+
+// BaseUnit converts v in unit to its Prometheus base unit and names the
+// sensor family it belongs to (meshbox_temperature_celsius for °C and °F);
+// ok is false for a unit without one.
+func BaseUnit(unit string, v float64) (family string, base float64, ok bool) {
+	family, conv, ok := baseUnit(unit)
+	if !ok {
+		return "", v, false
+	}
+	return family, conv(v), true
+}
