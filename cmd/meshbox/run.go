@@ -179,7 +179,8 @@ type usageError string
 func (e usageError) Error() string { return string(e) }
 
 // exitCode maps an error from run to a process exit code: 2 for a bad command
-// line, update.ExitCodeRestart (3) after an update was installed, 1 for any
+// line, update.ExitCodeRestart (3) after an update was installed, 128+N
+// after signal N among SIGHUP, SIGQUIT and SIGABRT (main.go), 1 for any
 // other failure. systemd (Restart=on-failure) restarts on every non-zero
 // code; a deliberate stop (SIGTERM, SIGINT) returns nil and exits 0. The
 // outputs reach their exit state either way (serve_bridge.go).
@@ -190,6 +191,10 @@ func exitCode(err error) int {
 	}
 	if errors.Is(err, update.ErrRestart) {
 		return update.ExitCodeRestart
+	}
+	var se signalError
+	if errors.As(err, &se) {
+		return 128 + int(se.sig)
 	}
 	return 1
 }
