@@ -17,6 +17,7 @@ import (
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/httpserve"
 	"github.com/meshbox/meshbox/internal/pairing"
 	"github.com/meshbox/meshbox/internal/relay"
 	"github.com/meshbox/meshbox/internal/update"
@@ -254,11 +255,9 @@ func (b *Box) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	srv := &http.Server{
-		Handler:           b.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
-	}
+	// Timeouts on plain HTTP and a cap on its connections; upgraded
+	// WebSockets leave that count for the relay's own caps (httpserve).
+	srv := httpserve.New(b.Handler(), httpserve.Options{Logger: b.log})
 	served := make(chan error, 1)
 	go func() {
 		err := srv.Serve(b.opts.Listener)

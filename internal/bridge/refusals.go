@@ -19,7 +19,8 @@ const (
 	logMaxClients  = 256 // requesters remembered; idle ones are forgotten first
 )
 
-// logBucket is a token bucket of log lines.
+// logBucket is a token bucket: of log lines here, of commands per serial
+// device in serial.go.
 type logBucket struct {
 	tokens     float64
 	last       time.Time

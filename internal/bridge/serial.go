@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
@@ -32,6 +34,9 @@ type serialDev struct {
 
 	mu  sync.Mutex    // guards out; never held across I/O
 	out chan<- []byte // the open port's writer queue; nil while not connected
+
+	rateMu sync.Mutex // guards rate (never held across I/O)
+	rate   logBucket  // commands: actuation_rate per second per device
 }
 
 // runSerial keeps the device open: it reads lines and publishes what they
@@ -191,22 +196,29 @@ func SerialMetrics(d config.SerialDevice, line string) (map[string]any, error) {
 	return out, nil
 }
 
+// serialValue is a command value as it may appear inside a line: every
+// control character (C0, DEL, C1 including U+0085 NEL) and the Unicode line
+// and paragraph separators (U+2028, U+2029) are dropped, and so are the
+// bytes of invalid UTF-8, so a value never adds or splits a line.
+func serialValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // serialCommand queues the device's command name, with {{value}}
 // replaced, for the port's writer; it never waits for the device (a full
-// queue is ErrBusy).
+// queue is ErrBusy). Commands are rate-limited per device (actuation_rate
+// per second, the same budget as an output's changes).
 func (b *Bridge) serialCommand(d *serialDev, name string, value any) error {
 	tmpl, ok := d.cfg.Commands[name]
 	if !ok {
 		return fmt.Errorf("%w: %s has no command %q", ErrUnknownCmd, d.cfg.ID, name)
 	}
-	// A value never adds a line: control characters are dropped.
-	val := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, valueString(value))
-	line := strings.ReplaceAll(tmpl, "{{value}}", val)
+	line := strings.ReplaceAll(tmpl, "{{value}}", serialValue(valueString(value)))
 	if !strings.HasSuffix(line, "\n") {
 		line += "\n"
 	}
@@ -215,6 +227,14 @@ func (b *Bridge) serialCommand(d *serialDev, name string, value any) error {
 	d.mu.Unlock()
 	if out == nil {
 		return fmt.Errorf("%w: %s: %w", ErrHardware, d.cfg.ID, errNotConnected)
+	}
+	r := b.rate()
+	d.rateMu.Lock()
+	allowed := d.rate.take(time.Now(), math.Max(1, r), r)
+	d.rateMu.Unlock()
+	if !allowed {
+		b.stats.rateLimited.Add(1)
+		return fmt.Errorf("%w: %s takes at most %g commands a second", ErrRateLimited, d.cfg.ID, r)
 	}
 	select {
 	case out <- []byte(line):

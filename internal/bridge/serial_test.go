@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/creack/pty"
 	"github.com/meshbox/meshbox/internal/config"
@@ -186,7 +188,9 @@ func TestSerialCommandNeverWaitsForTheDevice(t *testing.T) {
 	port := &stalledPort{release: make(chan struct{}), closed: make(chan struct{})}
 	h := newFakeHost()
 	h.serial = func(string, int) (gpio.SerialPort, error) { return port, nil }
-	b, _ := newTest(t, serialConfig("stalled", "kv"), h, Options{})
+	cfg := serialConfig("stalled", "kv")
+	cfg.ActuationRate = 1000 // the queue fills before the command rate limit bites
+	b, _ := newTest(t, cfg, h, Options{})
 	ctx := context.Background()
 	// Wait until the port is open (a command is then queued, not refused).
 	deadline := time.Now().Add(10 * time.Second)
@@ -218,4 +222,95 @@ func TestSerialCommandNeverWaitsForTheDevice(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSerialCommandValues is finding 10: a command value must not add or
+// split a line on the device, whatever line separator it carries (C0 and
+// C1 controls, U+0085 NEL, U+2028, U+2029, escape sequences, invalid
+// UTF-8). Commands are also rate-limited per device.
+func TestSerialCommandValues(t *testing.T) {
+	master, tty := openPTY(t)
+	b, _ := newTest(t, serialConfig(tty, "kv"), newFakeHost(), Options{})
+	rd := bufio.NewReader(master)
+	lines := make(chan string, 64)
+	go func() {
+		for {
+			l, err := rd.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- strings.TrimRight(l, "\r\n")
+		}
+	}()
+	ctx := context.Background()
+	// The bridge opens the port in its own goroutine: retry until it is.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.Apply(ctx, "uno.beep", "a\u0085b\u2028c\u2029d\x1b[2Je\x00f\rg\x7fh\x9bi\xffj", "t")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrHardware) || time.Now().After(deadline) {
+			t.Fatalf("beep: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case l := <-lines:
+		if want := "BEEP abcd[2Jefghij"; l != want {
+			t.Fatalf("device got %q, want %q", l, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("device got nothing")
+	}
+
+	// Rate: actuation_rate (default 5/s) commands a second per device.
+	start := time.Now()
+	ok, limited := 0, 0
+	for range 40 {
+		_, err := b.Apply(ctx, "uno.reset", nil, "t")
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrRateLimited):
+			limited++
+		default:
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	if limited == 0 || float64(ok) > 5+5*elapsed+1 {
+		t.Fatalf("40 commands in %.2fs: %d written, %d rate-limited; want at most %.0f written", elapsed, ok, limited, 5+5*elapsed+1)
+	}
+	if got := b.Stats().RateLimited; got < uint64(limited) {
+		t.Errorf("RateLimited = %d, want >= %d", got, limited)
+	}
+	for range ok {
+		select {
+		case l := <-lines:
+			if l != "RST" {
+				t.Fatalf("device got %q", l)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a written command did not arrive")
+		}
+	}
+}
+
+// FuzzSerialValue: no value yields a line break or a control character.
+func FuzzSerialValue(f *testing.F) {
+	for _, s := range []string{"3\nRST", "a\u0085b", "\u2028\u2029", "\x1b[2J", "\xff\xfe", "ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := serialValue(s)
+		for _, r := range out {
+			if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+				t.Fatalf("serialValue(%q) = %q keeps %U", s, out, r)
+			}
+		}
+		if !utf8.ValidString(out) {
+			t.Fatalf("serialValue(%q) = %q is not valid UTF-8", s, out)
+		}
+	})
 }
