@@ -98,6 +98,8 @@ func TestMeshboxServiceContract(t *testing.T) {
 		"AmbientCapabilities": "", "CapabilityBoundingSet": "", "DevicePolicy": "closed",
 		"ExecStart": "/usr/local/bin/meshbox serve -config /etc/meshbox/meshbox.yaml",
 		"WantedBy":  "multi-user.target",
+		// The Go runtime's soft memory limit (#16).
+		"Environment": "GOMEMLIMIT=96MiB",
 	}
 	for k, v := range want {
 		if got := d[k]; len(got) != 1 || got[0] != v {

@@ -14,20 +14,53 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// idle connects o.n phone-like members (role controller), holds them for
-// o.duration while they answer keepalive pings, checks each still answers a
-// JSON ping, and reports the relay process's RSS.
+// idleMember is one idle phone: a gorilla client or a Python-websockets-like one.
+type idleMember interface {
+	sendText([]byte) error
+	serve(onText func([]byte)) // until the connection ends
+	close()
+}
+
+type goMember struct{ *member }
+
+func (m goMember) sendText(b []byte) error { return m.ws.WriteMessage(websocket.TextMessage, b) }
+func (m goMember) close()                  { m.ws.Close() }
+func (m goMember) serve(onText func([]byte)) {
+	for { // reading answers the relay's keepalive pings
+		_, msg, err := m.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		onText(msg)
+	}
+}
+
+// idle connects o.n phone-like members (role controller), o.conc at a time,
+// holds them for o.duration while they answer keepalive pings, checks each
+// still answers a JSON ping, and reports the relay process's RSS. With
+// -client python the members join and keep alive like the reference Python
+// client over websockets 10.4 (pyclient.go).
 func idle(ctx context.Context, o options, out io.Writer) error {
 	start := time.Now()
 	before, _ := rss(o.pid)
-	ms := make([]*member, o.n)
+	ms := make([]idleMember, o.n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.conc)
 	for i := range ms {
 		g.Go(func() error {
-			m, err := join(gctx, o.url, o.token, fmt.Sprintf("phone-%d", i), o.channel, "controller",
+			name := fmt.Sprintf("phone-%d", i)
+			if o.client == "python" {
+				m, err := pyJoin(gctx, o.url, o.token, name, o.channel)
+				if err == nil {
+					ms[i] = m
+				}
+				return err
+			}
+			m, err := join(gctx, o.url, o.token, name, o.channel, "controller",
 				map[string]any{"can_broadcast": true, "can_route": false, "can_monitor": false})
-			ms[i] = m
+			if err == nil {
+				ms[i] = goMember{m}
+			}
 			return err
 		})
 	}
@@ -35,25 +68,21 @@ func idle(ctx context.Context, o options, out io.Writer) error {
 	defer func() {
 		for _, m := range ms {
 			if m != nil {
-				m.ws.Close()
+				m.close()
 			}
 		}
 	}()
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	fmt.Fprintf(out, "%d idle members joined in %v\n", o.n, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "%d idle members (%s client, %d at a time) joined in %v\n", o.n, o.client, o.conc, time.Since(start).Round(time.Millisecond))
 	var pongs atomic.Int64
 	var wg sync.WaitGroup
 	for _, m := range ms {
 		wg.Add(1)
-		go func() { // reading answers the relay's keepalive pings
+		go func() {
 			defer wg.Done()
-			for {
-				_, msg, err := m.ws.ReadMessage()
-				if err != nil {
-					return
-				}
+			m.serve(func(msg []byte) {
 				var f struct {
 					Type    string `json:"type"`
 					ReplyTo string `json:"reply_to"`
@@ -61,7 +90,7 @@ func idle(ctx context.Context, o options, out io.Writer) error {
 				if json.Unmarshal(msg, &f) == nil && f.Type == "ping" && f.ReplyTo != "" {
 					pongs.Add(1)
 				}
-			}
+			})
 		}()
 	}
 	select {
@@ -74,7 +103,7 @@ func idle(ctx context.Context, o options, out io.Writer) error {
 		time.Sleep(time.Second)
 	}
 	for i, m := range ms {
-		_ = m.ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"id":"ping-%d","type":"ping","payload":null,"reply_to":null}`, i)))
+		_ = m.sendText([]byte(fmt.Sprintf(`{"id":"ping-%d","type":"ping","payload":null,"reply_to":null}`, i)))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for pongs.Load() < int64(o.n) && time.Now().Before(deadline) {
@@ -89,7 +118,7 @@ func idle(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "alive after %v: %d of %d answered a ping\n", o.duration, pongs.Load(), o.n)
 	for _, m := range ms {
-		m.ws.Close()
+		m.close()
 	}
 	wg.Wait()
 	if pongs.Load() != int64(o.n) {

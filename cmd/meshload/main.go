@@ -4,6 +4,8 @@
 //	meshload -mode fanout  -subs 100 -duration 10s            # deliveries/s, loss, latency
 //	meshload -mode latency -subs 50 -rate 100 -duration 10s   # latency at a fixed rate
 //	meshload -mode idle    -n 1000 -pid $(pidof meshbox)      # RSS with N identified idle members
+//	meshload -mode idle -client python ...                    # ... joined like Python websockets does
+//	meshload -mode fanout -compare                            # meshbox vs a minimal relay, ratio
 //
 // Without -url it starts an embedded relay (rate limit off) on loopback; with
 // -url ws://HOST:PORT it drives an external relay (start meshbox with
@@ -134,6 +136,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "latency":
 		return fanout(ctx, o, stdout, true)
 	case "idle":
+		if o.client != "go" && o.client != "python" {
+			return fmt.Errorf("-client %q: want go or python", o.client)
+		}
 		return idle(ctx, o, stdout)
 	}
 	return fmt.Errorf("unknown -mode %q", o.mode)

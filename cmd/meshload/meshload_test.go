@@ -4,9 +4,38 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
+
+// TestMain lets -compare re-run this test binary as a relay child
+// ("-serve meshbox|minimal"), as it re-runs meshload itself.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// -compare runs both relays in child processes and prints the ratio.
+func TestCompare(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-mode", "fanout", "-compare", "-rounds", "2", "-subs", "4", "-duration", "300ms", "-window", "16"},
+		func(string) string { return "" }, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"round 1: minimal", "round 1: meshbox", "round 2: meshbox", "deliveries/s ratio meshbox/minimal per round", "lost 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
 
 func TestFanoutEmbedded(t *testing.T) {
 	var out bytes.Buffer
@@ -55,5 +84,17 @@ func TestParseLoad(t *testing.T) {
 	}
 	if _, _, ok := parseLoad([]byte(`{"type":"broadcast","payload":{"seq":"x"}}`)); ok {
 		t.Fatal("a load frame without numbers parsed")
+	}
+}
+
+// The Python-like client joins (its exact upgrade request) and stays alive.
+func TestIdlePythonClient(t *testing.T) {
+	env := func(k string) string { return map[string]string{"MESH_AUTH_TOKEN": "t0k"}[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-mode", "idle", "-client", "python", "-n", "12", "-duration", "100ms"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "12 of 12 answered") || !strings.Contains(out.String(), "python client") {
+		t.Fatalf("idle report:\n%s", out.String())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -144,4 +146,75 @@ func joinB(b *testing.B, url, name, role string) *websocket.Conn {
 			return ws
 		}
 	}
+}
+
+// BenchmarkIdleMembers: the memory an identified idle member costs the
+// relay (heap and goroutine stacks in use, after a GC), with 500 members
+// joined over loopback by raw clients that keep only their socket (their
+// own cost, a net.Conn, is included and small). One op is one run.
+//
+//	go test -run XXX -bench IdleMembers -benchtime 1x ./internal/relay/
+func BenchmarkIdleMembers(b *testing.B) {
+	const n = 500
+	for i := 0; i < b.N; i++ {
+		srv := New(Config{RateLimit: -1, MaxPendingPerIP: -1}, nil)
+		hs := newHTTPTestServer(srv)
+		addr := hs.Listener.Addr().String()
+		before := inUse()
+		conns := make([]net.Conn, 0, n)
+		buf := make([]byte, 4096)
+		for j := 0; j < n; j++ {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+			id := fmt.Sprintf(`{"id":"i","type":"identify","payload":{"name":"idle-%d","channel":"bench"},"reply_to":null}`, j)
+			frame := append([]byte{0x81, 0x80 | byte(len(id)), 0, 0, 0, 0}, id...) // zero mask
+			_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := nc.Write([]byte(req)); err != nil {
+				b.Fatal(err)
+			}
+			var got []byte
+			for !bytes.Contains(got, []byte("\r\n\r\n")) { // the 101 (gorilla refuses data before it)
+				k, err := nc.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = append(got, buf[:k]...)
+			}
+			if _, err := nc.Write(frame); err != nil {
+				b.Fatal(err)
+			}
+			for !bytes.Contains(got, []byte(`"welcome"`)) {
+				_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				k, err := nc.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = append(got, buf[:k]...)
+			}
+			conns = append(conns, nc)
+		}
+		for srv.Stats().Members != n {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(2 * writerLinger) // idle writers exit
+		after := inUse()
+		b.ReportMetric(float64(after-before)/n, "B/member")
+		for _, c := range conns {
+			c.Close()
+		}
+		_ = srv.Close(b.Context())
+		hs.Close()
+	}
+}
+
+func inUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse + ms.StackInuse)
 }

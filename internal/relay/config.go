@@ -68,6 +68,11 @@ type Config struct {
 	AuthFailures  int           `yaml:"auth_failures"`
 	AuthFailBlock time.Duration `yaml:"auth_fail_block"`
 
+	// MemoryLimitMB, when > 0, is the process's soft memory limit in MiB
+	// (runtime/debug.SetMemoryLimit: the GC works harder near it instead of
+	// growing the heap), applied by New unless GOMEMLIMIT already set one.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
+
 	// QueueBytes caps the bytes queued per connection (4 MiB); together with
 	// QueueSize it bounds the memory a slow consumer can pin.
 	QueueBytes int64 `yaml:"queue_bytes"`

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +98,10 @@ func New(cfg Config, logger *slog.Logger) *Server {
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked after the upgrade, so the client sees 1008
+	}
+	if cfg.MemoryLimitMB > 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 { // GOMEMLIMIT wins
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+		logger.Info("relay: soft memory limit set", "mib", cfg.MemoryLimitMB)
 	}
 	switch n := utf8.RuneCountInString(cfg.AuthToken); {
 	case cfg.AuthToken == "" && cfg.Credentials == nil:

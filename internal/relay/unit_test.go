@@ -2,6 +2,8 @@ package relay
 
 import (
 	"encoding/json"
+	"math"
+	"runtime/debug"
 	"net/http"
 	"reflect"
 	"strings"
@@ -179,5 +181,21 @@ func TestRateWindow(t *testing.T) {
 	}
 	if !w.allow(base + 1100*time.Millisecond) {
 		t.Fatal("frame after the window refused")
+	}
+}
+
+// relay.memory_limit_mb sets the runtime's soft memory limit unless
+// GOMEMLIMIT (or an earlier call) set one.
+func TestMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	debug.SetMemoryLimit(math.MaxInt64)
+	New(Config{MemoryLimitMB: 64}, nil)
+	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
+		t.Fatalf("limit %d, want 64 MiB", got)
+	}
+	New(Config{MemoryLimitMB: 32}, nil) // already set: kept
+	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
+		t.Fatalf("limit %d, want it kept at 64 MiB", got)
 	}
 }
