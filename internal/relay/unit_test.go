@@ -3,9 +3,9 @@ package relay
 import (
 	"encoding/json"
 	"math"
-	"runtime/debug"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
