@@ -72,7 +72,9 @@ func serveChild(ctx context.Context, o options, stdin io.Reader, stdout io.Write
 	defer signal.Stop(usr1)
 	go func() { // SIGUSR1: print the memory breakdown (and write -memprofile) now
 		for range usr1 {
-			runtime.GC()
+			for range 4 { // stacks shrink by half per GC at most
+				runtime.GC()
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			sm := []metrics.Sample{{Name: "/gc/scan/stack:bytes"}}

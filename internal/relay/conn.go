@@ -43,8 +43,9 @@ type conn struct {
 	// Owned by the reader goroutine.
 	rate       rateWindow
 	authTimer  *time.Timer
-	maxIn      int64 // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
-	handedOver bool  // the reader moved to a fresh goroutine after identify
+	maxIn      int64  // largest frame accepted now: PreAuthMaxSize, MaxSize after identify
+	handedOver bool   // the reader moved to a fresh goroutine after identify
+	first      []byte // welcome, written by the reader itself (sendFirst)
 
 	// Written under Server.mu by the reader (admission), read under Server.mu
 	// by others and freely by the reader.
@@ -254,6 +255,7 @@ func (c *conn) identify(f wire.Frame) {
 		l.setReadLimit(s.cfg.MaxSize)
 	}
 	s.register(c, ident)
+	c.writeFirst()
 }
 
 // teardown removes the connection from every table once its reader stopped.

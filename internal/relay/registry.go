@@ -91,7 +91,7 @@ func (s *Server) register(c *conn, ident identity) {
 	p = append(p, `","name":`...)
 	p = wire.AppendString(p, ident.name)
 	p = append(p, '}')
-	c.enqueue(s.frame(nil, "welcome", p, ""))
+	c.sendFirst(s.frame(nil, "welcome", p, ""))
 	s.publishLocked() // after welcome: no broadcast reaches c before it
 	s.pushRosterLocked()
 	c.logger().Info("relay: joined", "channel", ident.channel, "role", ident.role, "scope", ident.scope.String(),

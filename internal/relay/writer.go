@@ -90,6 +90,48 @@ func (c *conn) enqueueOut(m outMsg) bool {
 	return true
 }
 
+// sendFirst queues welcome, the first frame of a member. When no writer
+// runs (the usual case: nothing was sent before identify), the reader
+// claims the writer's role and writes it itself right after admission
+// (writeFirst), so a join does not start a writer goroutine that would
+// linger and exit, leaving holes between the members' reader stacks.
+// Called under Server.mu by the reader.
+func (c *conn) sendFirst(msg []byte) {
+	c.qmu.Lock()
+	if c.writing || c.qClosed || len(c.q) > 0 {
+		c.qmu.Unlock()
+		c.enqueue(msg)
+		return
+	}
+	c.writing = true // frames queued from now on wait for writeFirst
+	c.first = msg
+	c.qmu.Unlock()
+}
+
+// writeFirst writes the frame claimed by sendFirst (reader goroutine, no
+// lock held) and hands the writer's role back, starting a writer if work
+// arrived meanwhile.
+func (c *conn) writeFirst() {
+	msg := c.first
+	if msg == nil {
+		return
+	}
+	c.first = nil
+	err := c.sk.writeBatch([][]byte{msg}, time.Now().Add(c.s.cfg.SendTimeout))
+	if err == nil {
+		c.s.stats.framesOut.Add(1)
+	}
+	c.qmu.Lock()
+	c.writing = false
+	if len(c.q) > 0 || c.closeWanted || c.pingWanted || c.pong != nil {
+		c.kickLocked()
+	}
+	c.qmu.Unlock()
+	if err != nil {
+		c.writeFailed(err)
+	}
+}
+
 // pingDue runs on the keepalive timer.
 func (c *conn) pingDue() {
 	c.qmu.Lock()
