@@ -94,6 +94,7 @@ type Box struct {
 	page    *pageState    // built by routes (New)
 	room    *room         // the encrypted room (config e2ee: true); nil otherwise
 	metrics *metricsState // built by New
+	history *historyState // opened in New (nil: history disabled)
 
 	// Set by the components at start (before any other component starts).
 	member *bridge.Member // the bridge's membership in the embedded relay
@@ -150,6 +151,7 @@ func New(opts Options) (*Box, error) {
 		{"metrics", b.startMetrics}, // first: sees the first readings
 		{"e2ee", b.startE2EE},
 		{"bridge", b.startBridge},
+		{"history", b.startHistory},
 		{"automation", b.startAutomation},
 		{"mqtt", b.startMQTT},
 		{"upstream", b.startUpstream},
@@ -158,6 +160,10 @@ func New(opts Options) (*Box, error) {
 	}
 	b.newMetrics()
 	if err := b.routes(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.openHistory(); err != nil {
 		b.Close()
 		return nil, err
 	}

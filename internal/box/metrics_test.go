@@ -205,7 +205,7 @@ func TestMetricsOfARunningBox(t *testing.T) {
 // Other parts of the box register their families on Box.Metrics.
 func TestMetricsRegistration(t *testing.T) {
 	bx, url := runBox(t, simhost.New(simhost.Options{}))
-	if err := bx.Metrics().Register(metrics.Family{Name: "meshbox_history_store_bytes", Help: "History store size.",
+	if err := bx.Metrics().Register(metrics.Family{Name: "meshbox_example_registered_bytes", Help: "A family registered by a component.",
 		Type: metrics.Gauge, Collect: func(emit metrics.Emit) { emit(4096) }}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestMetricsRegistration(t *testing.T) {
 		t.Error("a name registered twice was accepted")
 	}
 	s := metricstest.Get(t, url)
-	if v, ok := s.Value("meshbox_history_store_bytes"); !ok || v != 4096 {
+	if v, ok := s.Value("meshbox_example_registered_bytes"); !ok || v != 4096 {
 		t.Errorf("registered family = %v %v", v, ok)
 	}
 }

@@ -54,10 +54,14 @@ type Series struct {
 	Name   string // metric key or output id
 	Unit   string // "" for outputs (on/off as 1/0)
 	Output bool
+	// State: recorded from the control's state (outputs, thermostat
+	// targets), not from metrics readings.
+	State bool
 }
 
 // Series lists every series the box records history for: each sensor and
-// serial field (metric key) and each output id, in config order.
+// serial field (metric key), each output id and each thermostat (its
+// target), in config order.
 func (cfg *Config) Series() []Series {
 	var out []Series
 	seen := map[string]bool{}
@@ -90,8 +94,15 @@ func (cfg *Config) Series() []Series {
 			add(Series{Name: f.Name, Unit: f.Unit})
 		}
 	}
+	units := map[string]string{}
+	for _, s := range out {
+		units[s.Name] = s.Unit
+	}
 	for _, o := range cfg.Outputs {
-		add(Series{Name: o.ID, Output: true})
+		add(Series{Name: o.ID, Output: true, State: true})
+	}
+	for _, th := range cfg.Thermostats {
+		add(Series{Name: th.ID, Unit: units[th.Sensor], State: true})
 	}
 	return out
 }

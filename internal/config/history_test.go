@@ -37,7 +37,7 @@ history:
 		t.Fatal("air_hum not disabled")
 	}
 	got := cfg.Series()
-	if len(got) != 3 || got[0] != (Series{Name: "air_temp", Unit: "°C"}) || got[2] != (Series{Name: "heater", Output: true}) {
+	if len(got) != 3 || got[0] != (Series{Name: "air_temp", Unit: "°C"}) || got[2] != (Series{Name: "heater", Output: true, State: true}) {
 		t.Fatalf("series %+v", got)
 	}
 	def, err := Parse("d.yaml", []byte("name: x\n"))
