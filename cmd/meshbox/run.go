@@ -183,7 +183,7 @@ func (e usageError) Error() string { return string(e) }
 // after signal N among SIGHUP, SIGQUIT and SIGABRT (main.go), 1 for any
 // other failure. systemd (Restart=on-failure) restarts on every non-zero
 // code; a deliberate stop (SIGTERM, SIGINT) returns nil and exits 0. The
-// outputs reach their exit state either way (serve_bridge.go).
+// outputs reach their exit state either way (internal/box).
 func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {

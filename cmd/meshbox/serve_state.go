@@ -16,7 +16,7 @@ import (
 )
 
 // tokenFile is the generated shared key inside the state directory.
-const tokenFile = "token" // the name the pairing code (serve_page.go, meshbox qr) reads
+const tokenFile = "token" // the name the pairing code (meshbox qr) reads
 
 // resolveStateDir picks the state directory: MESHBOX_STATE_DIR, else the
 // config's state_dir, else /var/lib/meshbox. When it is not writable (a

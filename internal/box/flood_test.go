@@ -309,6 +309,11 @@ func TestFloodInterlockedValves(t *testing.T) {
 	if err := bx.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	// Shutdown order: the bridge left before the relay closed, so it never
+	// redialed while stopping.
+	if l := logs.Matching("component=bridge", "redialing"); len(l) != 0 {
+		t.Errorf("the bridge redialed while stopping: %q", l)
+	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs.String())
 	}

@@ -2,9 +2,10 @@
 // reference Python relay (0.2.0 hardening), built on gorilla/websocket. The
 // contract is shared/spec/meshsocket-protocol.md §2–§11 and the §18 profile.
 //
-// A Server is an http.Handler (WebSocket upgrade on any path); cmd/meshbox
-// owns the listener. In-process members (the hardware bridge) join through
-// Server.Pipe and go through the same identify/permission/limit state
+// A Server is an http.Handler (WebSocket upgrade on any path); internal/box
+// serves it on the box's listener. In-process members (the hardware bridge)
+// join through Server.Pipe (PipeWith Quiet: no own echoes, no "sent"
+// replies) and go through the same identify/permission/limit state
 // machine. Server.Close closes every connection with 1001 and waits.
 //
 // # Connections
