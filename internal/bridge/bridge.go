@@ -102,6 +102,7 @@ type Bridge struct {
 	persistDone chan struct{} // closed when the persist loop ends
 	wg          sync.WaitGroup
 	closing     atomic.Bool
+	offGen      atomic.Uint64 // all_off generation: bumped by AllOff (starts at 1)
 	shutOnce    sync.Once
 	stats       counters
 	logLimit    logLimiter
@@ -164,6 +165,7 @@ func New(cfg *config.Config, host gpio.Host, opts Options) (*Bridge, error) {
 		b.serials[s.ID] = d
 		b.serialList = append(b.serialList, d)
 	}
+	b.offGen.Store(1)
 	b.intake = newIntake(b)
 	if b.persistOn {
 		go b.persistLoop()

@@ -43,7 +43,7 @@ func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
 	case "control_sync_request":
 		b.SendSnapshot(m.str("from"))
 	default:
-		_, err := b.execute(ctx, mt, m)
+		_, err := b.execute(ctx, mt, m, b.offGen.Load())
 		b.ack(m, err)
 	}
 }
@@ -132,7 +132,7 @@ func (b *Bridge) HandleRouted(ctx context.Context, typ string, payload json.RawM
 	default:
 		return nil
 	}
-	res, err := b.execute(ctx, typ, m)
+	res, err := b.execute(ctx, typ, m, b.offGen.Load())
 	b.ack(m, err)
 	if errors.Is(err, errScheduled) {
 		err = nil
@@ -193,7 +193,8 @@ func (b *Bridge) answer(a ackTo, err error) {
 	b.pub.emit(ev)
 }
 
-func ackOf(m inMsg) ackTo { return ackTo{cmd: m.str("_cmd"), to: m.str("_from")} }
+// ackOf is who to answer for m, received in all_off generation gen.
+func ackOf(m inMsg, gen uint64) ackTo { return ackTo{cmd: m.str("_cmd"), to: m.str("_from"), gen: gen} }
 
 type result struct {
 	target string
@@ -201,9 +202,11 @@ type result struct {
 }
 
 // execute runs one command message (msg_type cmd, set or command).
-func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error) {
+// gen is the all_off generation the command arrived in: an output change
+// it has not made when an all_off comes is refused (all_off goes first).
+func (b *Bridge) execute(ctx context.Context, mt string, m inMsg, gen uint64) (result, error) {
 	if mt == "command" {
-		return b.command(ctx, m)
+		return b.command(ctx, m, gen)
 	}
 	if mt == "sim" {
 		return result{}, b.sim(m)
@@ -215,12 +218,12 @@ func (b *Bridge) execute(ctx context.Context, mt string, m inMsg) (result, error
 	if target == "" {
 		return result{}, fmt.Errorf("%w: missing target", ErrUnknownTarget)
 	}
-	v, err := b.apply(ctx, target, m.value(), ackOf(m))
+	v, err := b.apply(ctx, target, m.value(), ackOf(m, gen))
 	return result{target, v}, err
 }
 
 // command runs {"msg_type":"command","command":NAME,...}.
-func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
+func (b *Bridge) command(ctx context.Context, m inMsg, gen uint64) (result, error) {
 	name := m.str("command")
 	target := m.str("target")
 	switch name {
@@ -242,18 +245,18 @@ func (b *Bridge) command(ctx context.Context, m inMsg) (result, error) {
 			if perr != nil {
 				return result{}, perr
 			}
-			v, err = b.setOutput(ctx, o, true, d, ackOf(m))
+			v, err = b.setOutput(ctx, o, true, d, ackOf(m, gen))
 		case "toggle":
 			if err := o.dom.lockWithin(ctx, applyWithin); err != nil {
 				return result{}, err
 			}
 			on := o.isOn() || (o.dom.pending != nil && o.dom.pending.o == o)
 			o.dom.unlock()
-			v, err = b.setOutput(ctx, o, !on, 0, ackOf(m))
+			v, err = b.setOutput(ctx, o, !on, 0, ackOf(m, gen))
 		case "on":
-			v, err = b.setOutput(ctx, o, true, 0, ackOf(m))
+			v, err = b.setOutput(ctx, o, true, 0, ackOf(m, gen))
 		default:
-			v, err = b.setOutput(ctx, o, false, 0, ackOf(m))
+			v, err = b.setOutput(ctx, o, false, 0, ackOf(m, gen))
 		}
 		return result{target, v}, err
 	}
@@ -293,7 +296,7 @@ func (b *Bridge) Apply(ctx context.Context, target string, value any, from strin
 		b.logOutcome(from, "", target, err)
 		return v, err
 	}
-	v, err := b.apply(ctx, target, value, ackTo{})
+	v, err := b.apply(ctx, target, value, ackTo{gen: b.offGen.Load()})
 	if errors.Is(err, errScheduled) {
 		err = nil
 	}
@@ -339,7 +342,7 @@ func (b *Bridge) AllOff(ctx context.Context) error {
 	if b.closing.Load() {
 		return ErrClosed
 	}
-	b.intake.cancel()
+	b.offGen.Add(1) // commands received before this one no longer apply
 	var errs []error
 	for _, o := range b.outList {
 		o.dom.lock() // never held long: no sleep happens under it

@@ -22,7 +22,8 @@
 // makes the reader wait: all_off and control_sync_request are handled at
 // once, other commands are queued for one worker (a full queue, or a
 // command that waited more than a second, is refused with "busy" instead of
-// moving a pin late; all_off cancels the queued ones). HandleBroadcast and
+// moving a pin late; all_off cancels every command received before it that
+// has not changed an output yet). HandleBroadcast and
 // HandleRouted are the synchronous entry points (routed commands, tests).
 // The embedded relay's pipe is quiet: the bridge gets neither its own
 // broadcasts back nor "sent" replies.

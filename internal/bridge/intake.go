@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,21 +20,22 @@ var (
 // reader wait: it decodes a frame, answers control_sync_request and
 // all_off at once (ahead of everything), and queues other commands for one
 // worker. A command that waited longer than applyWithin is refused instead
-// of moving a pin late; all_off cancels every command queued before it.
+// of moving a pin late; all_off cancels every command received before it
+// that has not changed an output yet (queued, or waiting for its output's
+// lock), from any member or Apply.
 type intake struct {
-	b     *Bridge
-	q     chan queuedCmd
-	epoch atomic.Uint64 // bumped by all_off; older queued commands are cancelled
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	b    *Bridge
+	q    chan queuedCmd
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 type queuedCmd struct {
-	m     inMsg
-	mt    string
-	at    time.Time
-	epoch uint64
+	m   inMsg
+	mt  string
+	at  time.Time
+	gen uint64 // the all_off generation it arrived in (Bridge.offGen)
 }
 
 func newIntake(b *Bridge) *intake {
@@ -62,7 +62,7 @@ func (b *Bridge) Receive(payload json.RawMessage) {
 		b.ack(m, b.AllOff(b.base))
 	default:
 		select {
-		case b.intake.q <- queuedCmd{m: m, mt: mt, at: time.Now(), epoch: b.intake.epoch.Load()}:
+		case b.intake.q <- queuedCmd{m: m, mt: mt, at: time.Now(), gen: b.offGen.Load()}:
 		default:
 			b.ack(m, errIntakeFull)
 		}
@@ -85,20 +85,17 @@ func (in *intake) run() {
 			}
 		case c := <-in.q:
 			switch {
-			case c.epoch != in.epoch.Load():
+			case c.gen != b.offGen.Load():
 				b.ack(c.m, errAllOff)
 			case time.Since(c.at) > applyWithin:
 				b.ack(c.m, errTooLate)
 			default:
-				_, err := b.execute(b.base, c.mt, c.m)
+				_, err := b.execute(b.base, c.mt, c.m, c.gen)
 				b.ack(c.m, err)
 			}
 		}
 	}
 }
-
-// cancel makes the worker refuse (errAllOff) every command queued so far.
-func (in *intake) cancel() { in.epoch.Add(1) }
 
 // stop ends the worker; queued commands are answered ErrClosed.
 func (in *intake) stop() {

@@ -60,8 +60,12 @@ type pendingOn struct {
 	ack   ackTo // answered when it is applied or cancelled
 }
 
-// ackTo is who to answer when a scheduled command completes (zero: nobody).
-type ackTo struct{ cmd, to string }
+// ackTo is who to answer when a scheduled command completes (cmd "":
+// nobody), and the all_off generation the command arrived in (0: none).
+type ackTo struct {
+	cmd, to string
+	gen     uint64
+}
 
 // peer is another member of one of an output's interlock groups.
 type peer struct {
@@ -509,6 +513,9 @@ func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Dura
 		return nil, err
 	}
 	defer o.dom.unlock()
+	if ack.gen != 0 && ack.gen != b.offGen.Load() {
+		return o.value, errAllOff // an all_off came after this command
+	}
 	before := o.switches
 	scheduled, err := b.setLocked(o, want, true, hold, ack)
 	if o.switches == before {
