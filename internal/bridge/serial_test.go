@@ -230,7 +230,20 @@ func TestSerialCommandNeverWaitsForTheDevice(t *testing.T) {
 // UTF-8). Commands are also rate-limited per device.
 func TestSerialCommandValues(t *testing.T) {
 	master, tty := openPTY(t)
-	b, _ := newTest(t, serialConfig(tty, "kv"), newFakeHost(), Options{})
+	b, m := newTest(t, serialConfig(tty, "kv"), newFakeHost(), Options{})
+	// The port is open and set up once a line from the device arrives.
+	deadline := time.Now().Add(10 * time.Second)
+	for up := false; !up; {
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge did not read the device within 10s")
+		}
+		master.Write([]byte("m=1\n"))
+		select {
+		case f := <-m.ch:
+			up = f["msg_type"] == "metrics"
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	rd := bufio.NewReader(master)
 	lines := make(chan string, 64)
 	go func() {
@@ -243,17 +256,8 @@ func TestSerialCommandValues(t *testing.T) {
 		}
 	}()
 	ctx := context.Background()
-	// The bridge opens the port in its own goroutine: retry until it is.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := b.Apply(ctx, "uno.beep", "a\u0085b\u2028c\u2029d\x1b[2Je\x00f\rg\x7fh\x9bi\xffj", "t")
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrHardware) || time.Now().After(deadline) {
-			t.Fatalf("beep: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if _, err := b.Apply(ctx, "uno.beep", "a\u0085b\u2028c\u2029d\x1b[2Je\x00f\rg\x7fh\x9bi\xffj", "t"); err != nil {
+		t.Fatalf("beep: %v", err)
 	}
 	select {
 	case l := <-lines:
