@@ -5,28 +5,37 @@
 // # Token handling
 //
 // The page speaks the MeshSocket protocol to the relay like a phone does, so
-// it needs the shared key. The HTML and scripts carry no secret. Three
-// endpoints can hand out the token, all under the same rule: GET
-// /api/session ("token"), GET /layout.json (connection.token) and GET
-// /pairing.png (inside the QR). While the pairing window is open, anyone who
-// can reach the box's port and addresses it by an IP literal or one of its
-// own names gets the token from any of them: the same exposure as the QR on
-// the page, which carries the token anyway. After the window closes, and
-// for a request with an unknown Host at any time, /api/session has no
-// token, /layout.json has "token": null and /pairing.png answers 403,
-// unless the request itself proves knowledge of the token (Authorization:
-// Bearer, or ?token=). pairing.always keeps the window, and so this
-// exposure, open for good. An open relay (no token) has nothing to hide and
-// always shows its QR. Outside the window the page asks for the token once
-// (a field; `meshbox qr` prints it on the console) and keeps it in the
-// browser's localStorage. A ?token= in the page URL is moved to
-// localStorage and removed from the address bar.
+// it needs a member token. The HTML and scripts carry no secret, and the
+// page never sees the hub token or the owner credential.
 //
-// Every response that can carry the token is Cache-Control: no-store, and
-// the token is only handed to requests whose Host is an IP literal or one of
-// the box's own names (HostAllowed), so a DNS-rebinding page cannot fetch it.
-// The same rule decides which browser origins may open the page's
-// WebSocket (SameOrigin).
+// While the pairing window is open (first start, the pairing button, `sudo
+// meshbox pair`, or the owner's page), a request addressed to an IP literal
+// or one of the box's own names (HostAllowed: a DNS-rebinding page gets
+// nothing) gets: from GET /api/session a controller token minted for that
+// page ("token"); from GET /pairing.png a QR with the pairing controller
+// token (a new one as soon as a phone used it, so every phone has its own,
+// revocable token); from GET /layout.json the same token in its connection
+// block. Tokens nobody used are dropped when the window closes.
+//
+// While it is closed, a request without a valid member token (Authorization:
+// Bearer, or ?token=) gets 401 from /api/session (only the box's name and
+// how to pair) and /layout.json (no wiring), and 403 from /pairing.png. A
+// member token gets its session and the layout with its own token. /metrics
+// does not say whether pairing is open. An open relay (no token) shows
+// everything to everyone. The page keeps its token in localStorage; outside
+// the window it asks for one (a field). A ?token= in the page URL is moved
+// to localStorage and removed from the address bar.
+//
+// # Owner section
+//
+// POST /api/owner takes one pairing.Request (status, pair, close, viewer,
+// tokens, revoke) with the owner credential as Authorization: Bearer
+// (header only). A member token gets 403, anything else 401; after 20
+// refusals in a minute every owner request gets 429 for the rest of it. The
+// page's owner section keeps the credential in sessionStorage (this tab
+// only) and never in the page session.
+//
+// Every response that can carry a token is Cache-Control: no-store.
 //
 // # Controls without state
 //

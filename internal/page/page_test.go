@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/meshbox/meshbox/internal/auth"
 	"github.com/meshbox/meshbox/internal/pairing"
 	"github.com/meshbox/meshbox/internal/phonetest"
 	"github.com/meshbox/meshbox/internal/relay"
@@ -28,15 +29,22 @@ func (c *clock) now() time.Time { return c.t }
 
 func newTestHandler(t *testing.T, c *clock, health func() error) *Handler {
 	t.Helper()
+	store, err := auth.Open(auth.Options{Dir: t.TempDir(), HubToken: testToken, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pairing.NewManager(pairing.NewWindow(10*time.Minute, false, c.now), store, nil)
+	url := "ws://192.168.1.50:8765"
 	return New(Options{
-		Name: "garage", URL: "ws://192.168.1.50:8765", Channel: "home", Token: testToken,
-		Window: pairing.NewWindow(10*time.Minute, false, c.now), PairingButton: "Pair",
-		Hosts: []string{"garage-box.local"},
-		Layout: func(withToken bool) ([]byte, error) {
-			if withToken {
-				return []byte(`{"name":"garage","connection":{"token":"` + testToken + `"}}`), nil
-			}
-			return []byte(`{"name":"garage","connection":{"token":null}}`), nil
+		Name: "garage", URL: url, Channel: "home", Credentials: store, Pairing: m,
+		Admin: &pairing.Admin{Manager: m, Store: store, Payload: func(tok, role string) pairing.Payload {
+			return pairing.Payload{URL: url, Channel: "home", Role: role, Token: tok}
+		}},
+		PairingButton: "Pair",
+		Hosts:         []string{"garage-box.local"},
+		Layout: func(tok string) ([]byte, error) {
+			b, _ := json.Marshal(map[string]any{"name": "garage", "outputs": "the wiring", "connection": map[string]any{"token": nilIfEmpty(tok)}})
+			return b, nil
 		},
 		Health: health,
 		Metrics: func(w io.Writer) error {
@@ -44,6 +52,24 @@ func newTestHandler(t *testing.T, c *clock, health func() error) *Handler {
 			return err
 		},
 	})
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func store(h *Handler) *auth.Store { return h.opts.Credentials.(*auth.Store) }
+
+func ownerToken(t *testing.T, h *Handler) string {
+	t.Helper()
+	tok, err := auth.ReadOwnerToken(store(h).Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func get(t *testing.T, h http.Handler, path string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -94,19 +120,9 @@ func TestIndexHasNoSecret(t *testing.T) {
 	}
 }
 
-func TestSessionAndQRFollowThePairingWindow(t *testing.T) {
-	c := &clock{t: time.Now()}
-	h := newTestHandler(t, c, nil)
-
-	s := session(t, get(t, h, "/api/session", nil))
-	if !s.Pairing.Open || s.Token != testToken || !s.Auth || s.Pairing.Until == "" || s.PageURL != "http://192.168.1.50:8765" {
-		t.Fatalf("open window: %+v", s)
-	}
-	w := get(t, h, "/pairing.png", nil)
-	if w.Code != 200 || w.Header().Get("Cache-Control") != "no-store" {
-		t.Fatalf("pairing.png while open: %d", w.Code)
-	}
-	img, err := png.Decode(bytes.NewReader(w.Body.Bytes()))
+func decodePNG(t *testing.T, b []byte) pairing.Payload {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,74 +131,184 @@ func TestSessionAndQRFollowThePairingWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"url":"ws://192.168.1.50:8765","channel":"home","role":"controller","token":"` + testToken + `"}`
-	if res.GetText() != want {
-		t.Fatalf("QR = %s", res.GetText())
+	var p pairing.Payload
+	if err := json.Unmarshal([]byte(res.GetText()), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSessionAndQRFollowThePairingWindow(t *testing.T) {
+	c := &clock{t: time.Now()}
+	h := newTestHandler(t, c, nil)
+	st := store(h)
+
+	s := session(t, get(t, h, "/api/session", nil))
+	if !s.Pairing.Open || s.Token == "" || s.Token == testToken || !s.Auth || s.Pairing.Until == "" || s.PageURL != "http://192.168.1.50:8765" {
+		t.Fatalf("open window: %+v", s)
+	}
+	pageTok := s.Token
+	w := get(t, h, "/pairing.png", nil)
+	if w.Code != 200 || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("pairing.png while open: %d", w.Code)
+	}
+	p := decodePNG(t, w.Body.Bytes())
+	if p.URL != "ws://192.168.1.50:8765" || p.Role != "controller" || p.Token == "" || p.Token == testToken || p.Token == pageTok {
+		t.Fatalf("QR = %+v (the hub token must never be in it)", p)
+	}
+	if sc, ok := st.Lookup(p.Token); !ok || sc != auth.ScopeController {
+		t.Fatal("the QR's token is not a controller token")
+	}
+	// Used by a phone: the next QR carries a new token.
+	if p2 := decodePNG(t, get(t, h, "/pairing.png", nil).Body.Bytes()); p2.Token == p.Token {
+		t.Fatal("the QR still shows a token a phone already uses")
 	}
 	// A DNS-rebinding page (foreign Host) gets nothing, even while open.
 	evil := map[string]string{"Host": "attacker.example:8765"}
-	if s := session(t, get(t, h, "/api/session", evil)); s.Token != "" || s.Pairing.Open {
-		t.Fatalf("foreign host got %+v", s)
+	if w := get(t, h, "/api/session", evil); w.Code != 401 || session(t, w).Token != "" || session(t, w).Pairing.Open {
+		t.Fatalf("foreign host got %d %s", w.Code, w.Body.String())
 	}
 	if w := get(t, h, "/pairing.png", evil); w.Code != 403 {
 		t.Fatalf("foreign host pairing.png: %d", w.Code)
 	}
 	// The box's own names are fine.
-	if s := session(t, get(t, h, "/api/session", map[string]string{"Host": "garage-box.local:8765"})); s.Token != testToken {
+	if s := session(t, get(t, h, "/api/session", map[string]string{"Host": "garage-box.local:8765"})); s.Token == "" {
 		t.Fatalf("own name: %+v", s)
 	}
 
 	c.t = c.t.Add(11 * time.Minute) // window closed
-	s = session(t, get(t, h, "/api/session", nil))
-	if s.Pairing.Open || s.Token != "" || !strings.Contains(s.Pairing.Hint, "press the pairing button (Pair)") ||
-		!strings.Contains(s.Pairing.Hint, "meshbox qr") {
-		t.Fatalf("closed window: %+v", s)
+	w = get(t, h, "/api/session", nil)
+	s = session(t, w)
+	if w.Code != 401 || s.Pairing.Open || s.Token != "" || s.URL != "" || !strings.Contains(s.Pairing.Hint, "press the pairing button (Pair)") ||
+		!strings.Contains(s.Pairing.Hint, "sudo meshbox pair") {
+		t.Fatalf("closed window: %d %+v", w.Code, s)
 	}
 	w = get(t, h, "/pairing.png", nil)
-	if w.Code != 403 || !strings.Contains(w.Body.String(), "meshbox qr") {
+	if w.Code != 403 || !strings.Contains(w.Body.String(), "meshbox pair") {
 		t.Fatalf("pairing.png while closed: %d %s", w.Code, w.Body.String())
 	}
-	// Knowing the token opens everything.
-	auth := map[string]string{"Authorization": "Bearer " + testToken}
-	if s := session(t, get(t, h, "/api/session", auth)); s.Token != testToken {
-		t.Fatal("bearer token not honoured")
+	// A member token gets its session, no new token, and still no QR.
+	for _, tok := range []string{testToken, p.Token} {
+		w := get(t, h, "/api/session", map[string]string{"Authorization": "Bearer " + tok})
+		if s := session(t, w); w.Code != 200 || !s.Member || s.Token != "" || s.URL == "" {
+			t.Fatalf("member session: %d %+v", w.Code, s)
+		}
+		if w := get(t, h, "/pairing.png?token="+tok, nil); w.Code != 403 {
+			t.Fatalf("QR for a member outside the window: %d", w.Code)
+		}
 	}
-	if w := get(t, h, "/pairing.png?token="+testToken, nil); w.Code != 200 {
-		t.Fatalf("?token= not honoured: %d", w.Code)
+	// The owner credential is not a member token.
+	if w := get(t, h, "/api/session", map[string]string{"Authorization": "Bearer " + ownerToken(t, h)}); w.Code != 401 {
+		t.Fatalf("owner credential as member: %d", w.Code)
 	}
-	if w := get(t, h, "/pairing.png", map[string]string{"Authorization": "Bearer wrong"}); w.Code != 403 {
-		t.Fatal("wrong token accepted")
+	// Unused pairing tokens died with the window.
+	if _, ok := st.Lookup(pageTok); ok {
+		// the page token was never used by the relay: pending, expired
+		t.Fatal("an unused page token works after the window closed")
 	}
 	// The pairing button reopens it.
-	h.opts.Window.Open()
-	if s := session(t, get(t, h, "/api/session", nil)); !s.Pairing.Open || s.Token != testToken {
+	h.opts.Pairing.OpenBy("the pairing button")
+	if s := session(t, get(t, h, "/api/session", nil)); !s.Pairing.Open || s.Token == "" {
 		t.Fatal("reopened window not honoured")
 	}
 }
 
-// TestLayoutJSONToken: /layout.json carries the token while pairing is
-// open (like the QR) for a request addressed to the box, never for a
-// foreign Host, and not after the window closed unless the request proves
-// it knows the token.
+// TestLayoutJSONToken (finding 9): /layout.json carries a pairing token
+// while pairing is open for a request addressed to the box, never for a
+// foreign Host, and after the window closed only a member gets the wiring.
 func TestLayoutJSONToken(t *testing.T) {
 	c := &clock{t: time.Now()}
 	h := newTestHandler(t, c, nil)
-	if w := get(t, h, "/layout.json", nil); w.Code != 200 || !strings.Contains(w.Body.String(), testToken) ||
-		w.Header().Get("Cache-Control") != "no-store" {
+	w := get(t, h, "/layout.json", nil)
+	var l struct {
+		Connection struct{ Token *string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &l); err != nil || w.Code != 200 || l.Connection.Token == nil ||
+		*l.Connection.Token == testToken || w.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("layout while pairing is open: %d %s", w.Code, w.Body.String())
 	}
-	if w := get(t, h, "/layout.json", map[string]string{"Host": "attacker.example:8765"}); strings.Contains(w.Body.String(), testToken) ||
-		!strings.Contains(w.Body.String(), `"token":null`) {
-		t.Fatalf("layout for a foreign host: %s", w.Body.String())
+	if w := get(t, h, "/layout.json", map[string]string{"Host": "attacker.example:8765"}); w.Code != 401 || strings.Contains(w.Body.String(), "wiring") {
+		t.Fatalf("layout for a foreign host: %d %s", w.Code, w.Body.String())
 	}
 	c.t = c.t.Add(time.Hour)
-	if w := get(t, h, "/layout.json", nil); w.Code != 200 || strings.Contains(w.Body.String(), testToken) {
-		t.Fatalf("layout without credentials: %d %s", w.Code, w.Body.String())
+	if w := get(t, h, "/layout.json", nil); w.Code != 401 || strings.Contains(w.Body.String(), "wiring") {
+		t.Fatalf("layout without credentials after pairing closed: %d %s", w.Code, w.Body.String())
 	}
-	if w := get(t, h, "/layout.json", map[string]string{"Authorization": "Bearer " + testToken}); !strings.Contains(w.Body.String(), testToken) {
+	if w := get(t, h, "/layout.json", map[string]string{"Authorization": "Bearer nope"}); w.Code != 401 {
+		t.Fatalf("layout with a wrong token: %d", w.Code)
+	}
+	if w := get(t, h, "/layout.json", map[string]string{"Authorization": "Bearer " + testToken}); w.Code != 200 || !strings.Contains(w.Body.String(), "wiring") {
 		t.Fatalf("layout with the token: %s", w.Body.String())
 	}
 }
+
+// TestOwnerAPI: the owner credential runs the owner's operations; a member
+// token (hub or phone) gets 403, none or a wrong one 401, and many wrong
+// ones 429.
+func TestOwnerAPI(t *testing.T) {
+	c := &clock{t: time.Now()}
+	h := newTestHandler(t, c, nil)
+	h.opts.Pairing.Close()
+	post := func(cred, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/api/owner", strings.NewReader(body))
+		r.Host = "192.168.1.50:8765"
+		if cred != "" {
+			r.Header.Set("Authorization", "Bearer "+cred)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	owner := ownerToken(t, h)
+	phone, _, err := store(h).Mint(auth.ScopeController, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{phone, testToken} {
+		if w := post(tok, `{"op":"tokens"}`); w.Code != 403 {
+			t.Fatalf("member token on the owner API: %d", w.Code)
+		}
+	}
+	if w := post("", `{"op":"pair"}`); w.Code != 401 || h.opts.Pairing.Open() {
+		t.Fatalf("no credential: %d", w.Code)
+	}
+	w := post(owner, `{"op":"viewer","label":"tablet","png":true}`)
+	var resp pairing.Response
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || w.Code != 200 || resp.Pairing.Role != "viewer" || len(resp.QRPNG) == 0 {
+		t.Fatalf("viewer: %d %s", w.Code, w.Body.String())
+	}
+	if p := decodePNG(t, resp.QRPNG); p.Token != resp.Pairing.Token || p.Role != "viewer" {
+		t.Fatalf("viewer QR %+v", p)
+	}
+	if strings.Contains(w.Body.String(), owner) {
+		t.Fatal("the owner credential is in a response")
+	}
+	w = post(owner, `{"op":"tokens"}`)
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Tokens) != 2 {
+		t.Fatalf("tokens: %s", w.Body.String())
+	}
+	if w := post(owner, `{"op":"revoke","id":"`+resp.Tokens[0].ID+`"}`); w.Code != 200 {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body.String())
+	}
+	if _, ok := store(h).Lookup(phone); ok {
+		t.Fatal("revoked phone still works")
+	}
+	if w := post(owner, `{"op":"pair"}`); w.Code != 200 || !h.opts.Pairing.Open() {
+		t.Fatalf("owner pair: %d", w.Code)
+	}
+	if w := post(owner, `{"op":"bogus"}`); w.Code != 400 {
+		t.Fatalf("bad op: %d", w.Code)
+	}
+	for range ownerFailures {
+		post("wrong", `{"op":"tokens"}`)
+	}
+	if w := post(owner, `{"op":"tokens"}`); w.Code != 429 {
+		t.Fatalf("after %d wrong credentials: %d", ownerFailures, w.Code)
+	}
+}
+
+// TestMetricsDoNotTellPairing (finding 9) lives with the metrics in the box:
+// the page only writes what it is given.
 
 func TestHealthzAndMetrics(t *testing.T) {
 	c := &clock{t: time.Now()}
@@ -288,7 +414,7 @@ func TestSessionWarning(t *testing.T) {
 	if s := session(t, get(t, newTestHandler(t, c, nil), "/api/session", nil)); s.Warning != "" {
 		t.Fatalf("warning without one configured: %q", s.Warning)
 	}
-	h := New(Options{Name: "x", URL: "ws://192.168.1.50:8765", Warning: "the relay listens on 127.0.0.1 only"})
+	h := New(Options{Name: "x", URL: "ws://192.168.1.50:8765", OpenRelay: true, Warning: "the relay listens on 127.0.0.1 only"})
 	if s := session(t, get(t, h, "/api/session", nil)); s.Warning != "the relay listens on 127.0.0.1 only" {
 		t.Fatalf("warning %q", s.Warning)
 	}

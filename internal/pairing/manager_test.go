@@ -104,7 +104,9 @@ func TestAdminAndControlSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- ServeControl(ctx, dir, func(r Request) Response { return a.Do(r, "the console") }, nil) }()
+	go func() {
+		served <- ServeControl(ctx, dir, func(r Request) Response { return a.Do(r, "the console") }, nil)
+	}()
 	call := func(req Request) (Response, error) {
 		t.Helper()
 		var resp Response

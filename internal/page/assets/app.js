@@ -437,23 +437,30 @@
   function hideError() { $('error').hidden = true; }
 
   // --- pairing -----------------------------------------------------------
+  let qrShown = null, pollTimer = null, countdown = null;
+  function authHeaders() { return token ? { Authorization: 'Bearer ' + token } : {}; }
+
   async function showPairing() {
     const s = session.pairing;
-    if (!s.open && !token) {
+    clearTimeout(countdown);
+    if (!s.open) {
+      qrShown = null;
       $('pairing-open').hidden = true;
       $('pairing-closed').hidden = false;
       setHint($('pairing-closed'), s.hint || 'Pairing is closed.');
       return;
     }
-    const headers = token ? { Authorization: 'Bearer ' + token } : {};
-    const res = await fetch('/pairing.png', { headers, cache: 'no-store' });
-    if (!res.ok) {
-      $('pairing-open').hidden = true;
-      $('pairing-closed').hidden = false;
-      setHint($('pairing-closed'), s.hint || (await res.text()));
-      return;
+    if (qrShown !== s.qr || $('pairing-open').hidden) {
+      const res = await fetch('/pairing.png', { cache: 'no-store' });
+      if (!res.ok) {
+        $('pairing-open').hidden = true;
+        $('pairing-closed').hidden = false;
+        setHint($('pairing-closed'), s.hint || (await res.text()));
+        return;
+      }
+      $('qr').src = URL.createObjectURL(await res.blob());
+      qrShown = s.qr;
     }
-    $('qr').src = URL.createObjectURL(await res.blob());
     $('pairing-open').hidden = false;
     $('pairing-closed').hidden = true;
     if (s.closesIn) {
@@ -461,25 +468,110 @@
       const tick = () => {
         const left = Math.max(0, Math.round((end - Date.now()) / 1000));
         $('pairing-left').textContent = left ? `Pairing closes in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}.` : '';
-        if (left) setTimeout(tick, 1000); else if (!token) location.reload();
+        if (left) countdown = setTimeout(tick, 1000);
       };
       tick();
+    } else {
+      $('pairing-left').textContent = '';
     }
+  }
+
+  // While pairing is open the QR changes once a phone used its token, and
+  // the window closes: poll the session (cheap) to follow both.
+  function pollPairing() {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(async () => {
+      try {
+        const res = await fetch('/api/session', { headers: authHeaders(), cache: 'no-store' });
+        const s = await res.json();
+        if (s && s.pairing) { session.pairing = s.pairing; showPairing(); }
+      } catch { /* offline: try again */ }
+      pollPairing();
+    }, 3000);
   }
 
   async function loadSession() {
     const stored = localStorage.getItem(TOKEN_KEY) || '';
     const headers = stored ? { Authorization: 'Bearer ' + stored } : {};
     session = await (await fetch('/api/session', { headers, cache: 'no-store' })).json();
-    token = session.token || stored;
+    if (stored && !session.member && session.auth) localStorage.removeItem(TOKEN_KEY); // refused (revoked)
+    token = session.token || (session.member ? stored : '');
+    if (session.token) localStorage.setItem(TOKEN_KEY, session.token); // minted for this page while pairing is open
     $('box-name').textContent = session.name;
     document.title = session.name + ' · meshbox';
-    $('box-url').textContent = session.pageUrl;
-    $('box-channel').textContent = session.channel;
-    $('forget-wrap').hidden = !stored;
+    $('box-url').textContent = session.pageUrl || '';
+    $('box-channel').textContent = session.channel || '–';
+    $('forget-wrap').hidden = !token;
     if (session.warning) { setHint($('warning'), session.warning); $('warning').hidden = false; }
     room = session.e2ee && session.key ? globalThis.meshboxRoom.create(session.key) : null;
     $('e2ee').hidden = !session.e2ee;
+  }
+
+  // --- owner section (the owner credential stays in this tab) -----------
+  const OWNER_KEY = 'meshbox.owner';
+  async function ownerCall(req) {
+    const cred = sessionStorage.getItem(OWNER_KEY) || '';
+    const res = await fetch('/api/owner', { method: 'POST', cache: 'no-store',
+      headers: { Authorization: 'Bearer ' + cred, 'Content-Type': 'application/json' }, body: JSON.stringify(req) });
+    if (res.status === 401 || res.status === 403) {
+      sessionStorage.removeItem(OWNER_KEY);
+      showOwnerLogin(await res.text());
+      throw new Error('owner credential refused');
+    }
+    const ct = res.headers.get('Content-Type') || '';
+    if (!ct.startsWith('application/json')) throw new Error(await res.text());
+    const body = await res.json();
+    if (!body.ok) throw new Error(body.error || 'failed');
+    return body;
+  }
+  function showOwnerLogin(msg) {
+    $('owner-login').hidden = false;
+    $('owner-panel').hidden = true;
+    $('owner-msg').textContent = msg || '';
+  }
+  function pngURL(b64) {
+    const bin = atob(b64), a = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) a[i] = bin.charCodeAt(i);
+    return URL.createObjectURL(new Blob([a], { type: 'image/png' }));
+  }
+  async function ownerRefresh() {
+    const st = await ownerCall({ op: 'tokens' });
+    $('owner-login').hidden = true;
+    $('owner-panel').hidden = false;
+    $('owner-msg').textContent = '';
+    $('owner-warning').hidden = !st.warning;
+    if (st.warning) $('owner-warning').textContent = st.warning;
+    $('owner-state').textContent = st.open ? 'Pairing is open' + (st.until ? ' until ' + new Date(st.until).toLocaleTimeString() : '') + '.' : 'Pairing is closed.';
+    const rows = (st.tokens || []).map((t) => {
+      const b = el('button', { type: 'button', class: 'link', 'data-revoke': t.id, text: 'revoke' });
+      b.addEventListener('click', async () => {
+        try { await ownerCall({ op: 'revoke', id: t.id }); } catch (e) { $('owner-msg').textContent = String(e.message || e); }
+        ownerRefresh().catch(() => {});
+      });
+      return el('tr', { 'data-token': t.id }, el('td', { text: t.label + (t.pending ? ' (not used yet)' : '') }),
+        el('td', { text: t.scope }), el('td', { text: t.last_seen ? new Date(t.last_seen).toLocaleString() : 'never' }), el('td', {}, b));
+    });
+    $('owner-tokens').replaceChildren(...rows);
+  }
+  function setupOwner() {
+    $('owner-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(OWNER_KEY, $('owner-cred').value.trim());
+      $('owner-cred').value = '';
+      ownerRefresh().catch((e) => { $('owner-msg').textContent = String(e.message || e); });
+    });
+    const act = (id, req, after) => $(id).addEventListener('click', async () => {
+      try { const r = await ownerCall(req()); if (after) after(r); } catch (e) { $('owner-msg').textContent = String(e.message || e); }
+      ownerRefresh().catch(() => {});
+    });
+    act('owner-pair', () => ({ op: 'pair' }), async () => { await loadSession(); showPairing(); pollPairing(); });
+    act('owner-close', () => ({ op: 'close' }), async () => { await loadSession(); showPairing(); });
+    act('owner-viewer', () => ({ op: 'viewer', label: $('owner-viewer-label').value.trim(), png: true }), (r) => {
+      $('owner-viewer-qr').src = pngURL(r.qr_png);
+      $('owner-viewer-wrap').hidden = false;
+    });
+    $('owner-logout').addEventListener('click', () => { sessionStorage.removeItem(OWNER_KEY); showOwnerLogin(''); });
+    if (sessionStorage.getItem(OWNER_KEY)) ownerRefresh().catch(() => {});
   }
 
   async function main() {
@@ -494,15 +586,18 @@
       location.reload();
     });
     $('forget').addEventListener('click', () => { localStorage.removeItem(TOKEN_KEY); location.reload(); });
+    setupOwner();
     try {
       await loadSession();
-      layout = await (await fetch('/layout.json', { cache: 'no-store' })).json();
+      const res = await fetch('/layout.json', { headers: authHeaders(), cache: 'no-store' });
+      layout = res.ok ? await res.json() : null;
     } catch (e) {
       showError('Cannot reach the box: ' + e);
       return;
     }
-    renderLayout();
+    if (layout) renderLayout();
     showPairing();
+    if (session.pairing.open) pollPairing();
     if (session.auth && !token) {
       $('login').hidden = false;
       setConn('offline', 'no token');
