@@ -264,13 +264,37 @@ func (l *Layout) Fingerprint() string {
 }
 
 // WithoutToken returns a copy of the layout whose connection block carries no
-// token and no room key (for GET /layout.json without credentials).
-func (l *Layout) WithoutToken() *Layout {
+// token and no room key (for GET /layout.json without credentials, and the
+// layout pushed to phones).
+func (l *Layout) WithoutToken() *Layout { return l.WithToken("") }
+
+// Pushed returns the layout as the box pushes it to phones (apply-layout):
+// no token (a phone keeps the one it paired with, and no member learns
+// another's), the room key of an encrypted room kept (every member of the
+// room holds it).
+func (l *Layout) Pushed() *Layout {
 	c := *l
 	if l.Connection != nil {
 		conn := *l.Connection
 		conn.Token = nil
-		conn.E2EEKey, conn.Mode = nil, ""
+		c.Connection = &conn
+	}
+	return &c
+}
+
+// WithToken returns a copy of the layout whose connection block carries tok,
+// the member's own token for GET /layout.json; with tok empty, no token and
+// no room key (WithoutToken).
+func (l *Layout) WithToken(tok string) *Layout {
+	c := *l
+	if l.Connection != nil {
+		conn := *l.Connection
+		conn.Token = nil
+		if tok != "" {
+			conn.Token = &tok
+		} else {
+			conn.E2EEKey, conn.Mode = nil, ""
+		}
 		c.Connection = &conn
 	}
 	return &c

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/meshbox/meshbox/internal/auth"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/e2ee"
@@ -48,10 +49,13 @@ type box struct {
 	board  *simhost.Board
 	bridge *bridge.Bridge
 	url    string // http://127.0.0.1:PORT
-	pay    pairing.Payload
+	pay    pairing.Payload // without a token
 	pushes chan layout.PushResult
+	store  *auth.Store
 }
 
+// startBox runs the box with token as its hub token and window as its
+// pairing window (the phone tokens live in a real store).
 func startBox(t *testing.T, ctx context.Context, token string, window *pairing.Window, warning string) *box {
 	t.Helper()
 	return startBoxWith(t, ctx, token, window, warning, nil)
@@ -70,7 +74,12 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 	cfg.StateDir = t.TempDir()
 	board := simhost.New(simhost.Options{Seed: 7})
 	t.Cleanup(func() { board.Close() })
-	rs := relay.New(relay.Config{AuthToken: token}, log)
+	store, err := auth.Open(auth.Options{Dir: cfg.StateDir, HubToken: token, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := pairing.NewManager(window, store, log)
+	rs := relay.New(relay.Config{AuthToken: token, Credentials: store.Relay()}, log)
 	b, err := bridge.New(cfg, board, bridge.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +92,7 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 	srv := httptest.NewServer(nil)
 	srv.Config.Handler = nil
 	host := strings.TrimPrefix(srv.URL, "http://")
-	pay := pairing.Payload{URL: "ws://" + host, Channel: "home", Role: pairing.DefaultRole, Token: token}
+	pay := pairing.Payload{URL: "ws://" + host, Channel: "home", Role: pairing.DefaultRole}
 	jo := bridge.JoinOptions{Token: token, Logger: log,
 		Dial: func(ctx context.Context) (wire.Transport, error) { return rs.Pipe(ctx, "127.0.0.1:1") }}
 	keyOf := func() string { return "" }
@@ -96,24 +105,17 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := layout.Generate(cfg, layout.Options{URL: pay.URL, Token: token, E2EEKey: keyOf()})
+	l, err := layout.Generate(cfg, layout.Options{URL: pay.URL, E2EEKey: keyOf()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	withTok, _ := l.JSON()
-	noTok, _ := l.WithoutToken().JSON()
-	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Token: token,
-		Window: window, Logger: log, PairingButton: "Button", Warning: warning, E2EEKey: keyOf,
-		Layout: func(w bool) ([]byte, error) {
-			if w {
-				return withTok, nil
-			}
-			return noTok, nil
-		}})
+	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Credentials: store, Pairing: mgr,
+		Logger: log, PairingButton: "Button", Warning: warning, E2EEKey: keyOf,
+		Layout: func(tok string) ([]byte, error) { return l.WithToken(tok).JSON() }})
 	srv.Config.Handler = h.WithRelay(rs)
 	pushes := make(chan layout.PushResult, 16)
 	po := layout.PushOptions{Client: member.Client, Self: member.Client.Name(), Channel: "home",
-		Layout: func() *layout.Layout { return l }, Interval: 200 * time.Millisecond, Logger: log,
+		Layout: func() *layout.Layout { return l.Pushed() }, Interval: 200 * time.Millisecond, Logger: log,
 		OnResult: func(r layout.PushResult) {
 			select {
 			case pushes <- r:
@@ -141,7 +143,7 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 		b.Shutdown()
 		_ = rs.Close(context.Background())
 	})
-	return &box{board: board, bridge: b, url: srv.URL, pay: pay, pushes: pushes}
+	return &box{board: board, bridge: b, url: srv.URL, pay: pay, pushes: pushes, store: store}
 }
 
 func decodeQR(t *testing.T, pngBytes []byte) string {
@@ -208,8 +210,20 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := decodeQR(t, qr), string(bx.pay.JSON()); got != want {
-		t.Fatalf("QR = %s\nwant %s", got, want)
+	var got pairing.Payload
+	if err := json.Unmarshal([]byte(decodeQR(t, qr)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.URL != bx.pay.URL || got.Channel != "home" || got.Role != "controller" || got.Token == "" || got.Token == token {
+		t.Fatalf("QR = %+v (a controller token, never the hub token)", got)
+	}
+	if sc, ok := bx.store.Lookup(got.Token); !ok || sc != auth.ScopeController {
+		t.Fatalf("the QR's token is not a controller token: %v %v", sc, ok)
+	}
+	// The page keeps the token it was given while pairing was open.
+	if stored, err := chromedp.Run(bctx, chromedp.Evaluate[string](`localStorage.getItem('meshbox.token') || ''`)); err != nil ||
+		stored == "" || stored == token || stored == got.Token {
+		t.Fatalf("page token %q (%v): want its own controller token", stored, err)
 	}
 
 	// Click the lamp's switch: the simulated output goes high, and the
@@ -330,16 +344,15 @@ func TestBrowserPairingClosed(t *testing.T) {
 		chromedp.Navigate(bx.url+"/"),
 		chromedp.WaitVisible(`#pairing-closed`),
 		chromedp.WaitVisible(`#login`),
-		chromedp.WaitVisible(`[data-control="fan"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
 	hint, err := chromedp.Run(bctx, chromedp.Text(`#pairing-closed`))
-	if err != nil || !strings.Contains(hint, "press the pairing button (Button)") || !strings.Contains(hint, "meshbox qr") ||
+	if err != nil || !strings.Contains(hint, "press the pairing button (Button)") || !strings.Contains(hint, "sudo meshbox pair") ||
 		strings.Contains(hint, "`") {
 		t.Fatalf("hint %q, %v", hint, err)
 	}
-	if code, err := chromedp.Run(bctx, chromedp.Text(`#pairing-closed code`)); err != nil || code != "meshbox qr" {
+	if code, err := chromedp.Run(bctx, chromedp.Text(`#pairing-closed code`)); err != nil || code != "sudo meshbox pair" {
 		t.Fatalf("hint code %q, %v", code, err)
 	}
 	if vis, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`!document.getElementById('pairing-open').hidden`)); err != nil || vis {
@@ -358,7 +371,13 @@ func TestBrowserPairingClosed(t *testing.T) {
 		t.Fatalf("header wraps inside %v (%v)", broken, err)
 	}
 
-	// Offline: every switch unknown and disabled, none drawn off or on.
+	// Finding 9: without a member token the page gets no wiring.
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-control]').length`)); err != nil || n != 0 {
+		t.Fatalf("%d controls shown without a token after pairing closed (%v)", n, err)
+	}
+	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
+		screenshot(t, bctx, dir, "closed-mobile.png")
+	}
 	type toggleState struct {
 		ID            string
 		Known         string
@@ -379,34 +398,12 @@ func TestBrowserPairingClosed(t *testing.T) {
 		}
 		return ts
 	}
-	ts := toggles()
-	if len(ts) < 4 {
-		t.Fatalf("only %d toggles on the page", len(ts))
-	}
-	for _, c := range ts {
-		if c.Known != "false" || !c.Disabled || !c.Indeterminate || c.Checked || c.Text != "–" {
-			t.Errorf("offline toggle %+v: want unknown, disabled, no position", c)
-		}
-	}
-	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
-		screenshot(t, bctx, dir, "closed-mobile.png")
-	}
-	// A click on a disabled switch does nothing.
-	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-control="pump"] input').click()`)); err != nil {
-		t.Fatal(err)
-	}
-	if lvl, _ := bx.board.OutputLevel(gpio.Line{Offset: 22}); lvl {
-		t.Fatal("a click on the offline page switched the pump")
-	}
-	if ts := toggles(); ts[0].Known != "false" || !ts[0].Disabled {
-		t.Fatalf("offline toggle changed by a click: %+v", ts[0])
-	}
 
 	if err := chromedp.Do(bctx,
 		chromedp.SendKeys(`#login-token`, token),
 		chromedp.Click(`#login-form button[type=submit]`, chromedp.NodeVisible),
 		chromedp.WaitVisible(`#conn[data-state="online"]`),
-		chromedp.WaitVisible(`#pairing-open`), // the token holder may see the QR
+		chromedp.WaitVisible(`#pairing-closed`), // a member gets no QR while pairing is closed
 		// The box's state arrives: the fan is on, the pump off, both live.
 		chromedp.WaitVisible(`[data-control="fan"][data-known="true"] .val[data-value="true"]`),
 		chromedp.WaitVisible(`[data-control="pump"][data-known="true"] .val[data-value="false"]`),

@@ -3,6 +3,7 @@ package page
 import (
 	"context"
 	"fmt"
+	"github.com/meshbox/meshbox/internal/auth"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,19 +46,16 @@ func TestBrowserHistoryTrends(t *testing.T) {
 	}
 	_ = st.Flush()
 
-	l, err := layout.Generate(cfg, layout.Options{URL: "ws://127.0.0.1:1", Token: token})
+	l, err := layout.Generate(cfg, layout.Options{URL: "ws://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	withTok, _ := l.JSON()
-	noTok, _ := l.WithoutToken().JSON()
-	pg := New(Options{Name: cfg.Name, URL: "ws://127.0.0.1:1", Token: token,
-		Layout: func(w bool) ([]byte, error) {
-			if w {
-				return withTok, nil
-			}
-			return noTok, nil
-		}})
+	creds, err := auth.Open(auth.Options{Dir: t.TempDir(), HubToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := New(Options{Name: cfg.Name, URL: "ws://127.0.0.1:1", Credentials: creds,
+		Layout: func(tok string) ([]byte, error) { return l.WithToken(tok).JSON() }})
 	mux := http.NewServeMux()
 	mux.Handle(history.Path, history.Handler(history.HTTPOptions{Store: st, Member: func(tok string) bool { return tok == token }}))
 	mux.Handle("/", pg)

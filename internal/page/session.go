@@ -75,7 +75,7 @@ type sessionInfo struct {
 // how to pair (401). A member token, an open window or an open relay get
 // the box's address and state; an open window also mints the page a token.
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
-	s := sessionInfo{Name: h.opts.Name, Auth: !h.opts.OpenRelay}
+	s := sessionInfo{Name: h.opts.Name, Auth: !h.opts.OpenRelay, Warning: h.opts.Warning}
 	key := h.key()
 	s.E2EE = key != ""
 	_, isMember := h.member(r)
@@ -87,7 +87,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusUnauthorized, s)
 		return
 	}
-	s.URL, s.PageURL, s.Channel, s.Warning = h.opts.URL, pairing.HTTPURL(h.opts.URL), h.opts.Channel, h.opts.Warning
+	s.URL, s.PageURL, s.Channel = h.opts.URL, pairing.HTTPURL(h.opts.URL), h.opts.Channel
 	s.Pairing.Open = open || h.opts.OpenRelay
 	if open {
 		win := h.opts.Pairing.Window()

@@ -554,7 +554,7 @@
     $('owner-tokens').replaceChildren(...rows);
   }
   function setupOwner() {
-    $('owner-form').addEventListener('submit', (ev) => {
+    $('owner-login').addEventListener('submit', (ev) => {
       ev.preventDefault();
       sessionStorage.setItem(OWNER_KEY, $('owner-cred').value.trim());
       $('owner-cred').value = '';
