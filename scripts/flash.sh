@@ -24,6 +24,10 @@ image:
   --binary FILE           meshbox binary for that board (default:
                           dist/meshbox-linux-ARCH, built with make if missing)
   --config FILE           meshbox.yaml to install (default: a minimal one)
+  --owner-token FILE      the owner credential (first line of FILE, 16 to 128
+                          characters A-Z a-z 0-9 - _ . ~ + / =), installed 0600 as
+                          /var/lib/meshbox/owner-token (default: the box
+                          generates one; sudo meshbox owner-token prints it)
   --host-meshbox FILE     meshbox built for THIS machine, which checks the
                           config and prints the config.txt block (default:
                           $MESHBOX_HOST, else bin/meshbox, built with make)
@@ -69,7 +73,7 @@ source "$HERE/lib/device.sh"
 IMAGE='' DEVICE='' SHA256='' BOARD='' BINARY='' CONFIG='' HOSTNAME_=meshbox
 HOST_MESHBOX=${MESHBOX_HOST:-} BOARD_MODEL='' CONFIG_TXT_BLOCK=
 USER_NAME='' PASSWORD_HASH='' SSH_KEYS='' ENABLE_SSH=0 WIFI_SSID='' WIFI_PSK='' WIFI_COUNTRY=''
-TIMEZONE='' IMAGE_ONLY='' YES=0 UPDATE_KEY=''
+TIMEZONE='' IMAGE_ONLY='' YES=0 UPDATE_KEY='' OWNER_TOKEN_FILE='' OWNER_TOKEN=''
 
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
 
@@ -80,6 +84,7 @@ parse_args() {
 		--board) need_arg "$@"; BOARD=$2; shift ;;
 		--binary) need_arg "$@"; BINARY=$2; shift ;;
 		--config) need_arg "$@"; CONFIG=$2; shift ;;
+		--owner-token) need_arg "$@"; OWNER_TOKEN_FILE=$2; shift ;;
 		--host-meshbox) need_arg "$@"; HOST_MESHBOX=$2; shift ;;
 		--update-key) need_arg "$@"; UPDATE_KEY=$2; shift ;;
 		--hostname) need_arg "$@"; HOSTNAME_=$2; shift ;;
@@ -126,6 +131,13 @@ validate() {
 	*) die "unknown board $BOARD (pi-zero, pi-zero-w, pi1, pi2, pi3, pi-zero-2w, pi4, pi400, cm3, cm4, pi5, pi500, cm5)" ;;
 	esac
 	BOARD_MODEL=${BOARD,,}
+	if [[ -n $OWNER_TOKEN_FILE ]]; then
+		[[ -f $OWNER_TOKEN_FILE && -r $OWNER_TOKEN_FILE ]] || die "--owner-token $OWNER_TOKEN_FILE: not a readable file"
+		OWNER_TOKEN=$(head -n 1 "$OWNER_TOKEN_FILE" | tr -d '\r')
+		# Never echo the credential itself.
+		[[ $OWNER_TOKEN =~ ^[A-Za-z0-9._~+/=-]{16,128}$ ]] ||
+			die "--owner-token $OWNER_TOKEN_FILE: the first line must be 16 to 128 characters A-Z a-z 0-9 - _ . ~ + / = (e.g. openssl rand -base64 24)"
+	fi
 	[[ $HOSTNAME_ =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] ||
 		die "--hostname $HOSTNAME_: use letters, digits and '-' (at most 63)"
 	if [[ -n $USER_NAME ]]; then
@@ -314,6 +326,10 @@ install_meshbox() {
 		warn "no --update-key: the box accepts unsigned updates from its owner (meshbox keygen; docs/security.md)"
 	fi
 	ext_mkdir_p /var/lib/meshbox 0750 "$MESHBOX_UID" "$MESHBOX_GID"
+	if [[ -n $OWNER_TOKEN_FILE ]]; then
+		info "installing the owner credential from $OWNER_TOKEN_FILE (/var/lib/meshbox/owner-token, 0600)"
+		printf '%s\n' "$OWNER_TOKEN" | ext_put_text /var/lib/meshbox/owner-token 0600 "$MESHBOX_UID" "$MESHBOX_GID"
+	fi
 	ext_put "$DEPLOY/meshbox.service" /etc/systemd/system/meshbox.service 0644 0 0
 	ext_symlink /etc/systemd/system/multi-user.target.wants/meshbox.service /etc/systemd/system/meshbox.service
 	ext_put "$DEPLOY/meshbox.sysusers" /usr/lib/sysusers.d/meshbox.conf 0644 0 0

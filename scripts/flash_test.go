@@ -511,3 +511,39 @@ func writeArmhf(t *testing.T, dir string) string {
 	writeFile(t, p, string(fakeELF(t, "armhf", 1024)), 0o755)
 	return p
 }
+
+// TestFlashOwnerToken: --owner-token installs the owner credential 0600,
+// owned by the meshbox user, in the state directory, never printing it; a
+// weak or malformed one is refused before anything is written.
+func TestFlashOwnerToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, imageOpts{}, "arm64")
+	const cred = "flash-time-Owner_credential.0123456789"
+	credFile := filepath.Join(f.dir, "owner")
+	writeFile(t, credFile, cred+"\n", 0o600)
+	out := f.out("owner.img")
+	log := mustFlash(t, nil, f.img.path, "--board", "pi4", "--binary", f.binary, "--owner-token", credFile, "--image-only", out.path)
+	if strings.Contains(log, cred) {
+		t.Fatalf("flash.sh printed the owner credential:\n%s", log)
+	}
+	uid, gid := checkMeshboxInstalled(t, out, f.bin, "")
+	expectInode(t, out, "/var/lib/meshbox/owner-token", "regular", 0o600, uid, gid, "")
+	if got := out.cat(t, "/var/lib/meshbox/owner-token"); got != cred+"\n" {
+		t.Fatalf("owner-token = %q", got)
+	}
+	out.fsck(t)
+
+	bad := filepath.Join(f.dir, "out2.img")
+	for _, c := range []struct{ text, want string }{
+		{"short\n", "16 to 128 characters"},
+		{"has a space in it somewhere\n", "16 to 128 characters"},
+	} {
+		writeFile(t, credFile, c.text, 0o600)
+		flashFails(t, nil, "", c.want, f.img.path, "--board", "pi4", "--binary", f.binary, "--owner-token", credFile, "--image-only", bad)
+		if _, err := os.Stat(bad); !os.IsNotExist(err) {
+			t.Fatal("output left behind")
+		}
+	}
+	flashFails(t, nil, "", "not a readable file", f.img.path, "--board", "pi4", "--binary", f.binary,
+		"--owner-token", filepath.Join(f.dir, "missing"), "--image-only", bad)
+}

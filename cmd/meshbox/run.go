@@ -87,13 +87,13 @@ func usage(w io.Writer, cmds map[string]subcommand) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprint(w, `
 environment:
   MESH_AUTH_TOKEN    relay token (serve: wins over the config's; client commands: --token default)
   MESH_CHANNEL       channel of send/request/listen/set/nodes (default home, the bridge's channel)
-  MESHBOX_STATE_DIR  state directory: token, restore states (default the config's state_dir, /var/lib/meshbox)
+  MESHBOX_STATE_DIR  state directory: tokens, owner credential, restore states (default the config's state_dir, /var/lib/meshbox)
   MESHBOX_LOG_LEVEL  debug, info (default), warn or error
   MESHBOX_UPDATE_KEY update public key (default /etc/meshbox/update.pub; when it exists only signed updates install)
   MESHBOX_SIGNING_KEY private key of keygen and sign (default ~/.config/meshbox/update.key)

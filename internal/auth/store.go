@@ -280,6 +280,10 @@ func (s *Store) IsOwner(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), s.owner) == 1
 }
 
+// OwnerSecret is the owner credential, for a handler that compares it
+// itself (POST /update). Never log or serve it.
+func (s *Store) OwnerSecret() string { return string(s.owner) }
+
 // Mint creates and stores a phone token (for example a viewer from the
 // owner's page) and returns its secret, shown once.
 func (s *Store) Mint(scope Scope, label string) (string, Token, error) {
@@ -343,11 +347,12 @@ func (s *Store) newEntry(scope Scope, label string) (*entry, string, error) {
 // IsPending reports whether the pending token id is still waiting for its
 // first use (false once a phone used it, or it was dropped).
 func (s *Store) IsPending(id string) bool {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.pending {
 		if e.rec.ID == id {
-			return true
+			return e.until.IsZero() || now.Before(e.until)
 		}
 	}
 	return false

@@ -85,6 +85,7 @@ type Box struct {
 	mux      *http.ServeMux
 	hw       *hardware
 	window   *pairing.Window
+	creds    *creds // credential store, pairing tokens (creds.go)
 	ready    chan struct{}
 	comps    []component
 	runOnce  sync.Once
@@ -124,16 +125,21 @@ func New(opts Options) (*Box, error) {
 	}
 	cfg.Listen = listenAddr(cfg.Listen, opts.Listener)
 	b := &Box{
-		opts:   opts,
-		cfg:    &cfg,
-		log:    opts.Logger,
-		mux:    http.NewServeMux(),
-		ready:  make(chan struct{}),
-		window: newPairingWindow(&cfg),
-		fail:   func(error) {},
+		opts:  opts,
+		cfg:   &cfg,
+		log:   opts.Logger,
+		mux:   http.NewServeMux(),
+		ready: make(chan struct{}),
+		fail:  func(error) {},
 	}
+	cr, err := openCreds(&cfg, opts.Token, b.log)
+	if err != nil {
+		return nil, err
+	}
+	b.creds, b.window = cr, cr.manager.Window()
 	rcfg := opts.Relay
 	rcfg.AuthToken = opts.Token
+	rcfg.Credentials = cr.relayCredentials()
 	b.relay = relay.New(rcfg, b.log)
 	rm, err := openRoom(&cfg, opts.Token, b.log)
 	if err != nil {
@@ -156,6 +162,7 @@ func New(opts Options) (*Box, error) {
 		{"mqtt", b.startMQTT},
 		{"upstream", b.startUpstream},
 		{"page", b.startPage},
+		{"creds", b.startCreds},
 		{"systemd", b.startSystemd},
 	}
 	b.newMetrics()

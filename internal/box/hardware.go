@@ -41,7 +41,7 @@ func (b *Box) openHardware() (*hardware, error) {
 	drive := simdrive.New(b.cfg, hw.sim) // nil on real hardware
 	bopts := bridge.Options{
 		Logger:          log,
-		OnPairingButton: func() { b.window.OpenBy("the pairing button") },
+		OnPairingButton: func() { _, _ = b.creds.manager.OpenBy("the pairing button") },
 		Controls:        ref,
 		OpenSensor:      drive.OpenSensor(bridge.DefaultOpenSensor),
 	}

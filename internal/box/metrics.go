@@ -128,9 +128,8 @@ func (b *Box) boxFamilies() []metrics.Family {
 				emit(float64(b.member.Dropped()), "subscriber", "relay member")
 			}
 		}),
-		gauge("meshbox_pairing_open", "1 while the pairing window is open.", func(emit metrics.Emit) {
-			emit(b2f(b.window.IsOpen()))
-		}),
+		// No pairing gauge: /metrics is public on the LAN and must not say
+		// when pairing hands out tokens (issue #12, finding 9).
 		counter("meshbox_layout_pushes_total", "apply-layout pushes by outcome.", func(emit metrics.Emit) {
 			if b.page == nil {
 				return

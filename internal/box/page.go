@@ -47,12 +47,6 @@ func PairingPayload(cfg *config.Config, token string, res pairing.Resolver) (pai
 	return p, nil
 }
 
-// newPairingWindow opens the pairing window at boot (config pairing.window,
-// default 10 minutes; pairing.always keeps it open).
-func newPairingWindow(cfg *config.Config) *pairing.Window {
-	return pairing.NewWindow(cfg.Pairing.Window, cfg.Pairing.Always, nil)
-}
-
 // logPairing returns the pairing.Window.Watch callback that logs one INFO
 // line per change: opened (how, for how long, until when) and closed (how
 // to pair again). button is the pairing input's label ("" = none).
@@ -72,9 +66,9 @@ func logPairing(log *slog.Logger, button string) func(pairing.Change) {
 			}
 			log.Info(msg, "for", c.For.Round(time.Second).String(), "until", c.Until.Format("15:04:05"))
 		case button != "":
-			log.Info("pairing closed; press the pairing button or run `meshbox qr` to pair", "button", button)
+			log.Info("pairing closed; press the pairing button or run `sudo meshbox pair` to pair", "button", button)
 		default:
-			log.Info("pairing closed; run `meshbox qr` to pair (no pairing button configured)")
+			log.Info("pairing closed; run `sudo meshbox pair` to pair (no pairing button configured)")
 		}
 	}
 }
@@ -123,12 +117,10 @@ type pageState struct {
 	res          pairing.Resolver
 	pairingLabel string
 
-	mu      sync.Mutex     // guards the layout (regenerated when the room key rotates)
-	layout  *layout.Layout // guarded by mu
-	withTok []byte         // guarded by mu: /layout.json with the token
-	noTok   []byte         // guarded by mu: /layout.json without it
-	pushes  *pushCounters
-	log     *slog.Logger
+	mu     sync.Mutex     // guards the layout (regenerated when the room key rotates)
+	layout *layout.Layout // guarded by mu
+	pushes *pushCounters
+	log    *slog.Logger
 }
 
 // routes prints the pairing QR, builds the layout and mounts the page (GET
@@ -137,7 +129,7 @@ type pageState struct {
 func (b *Box) routes() error {
 	log := b.log.With("component", "page")
 	res := pairing.Resolver{Logger: log}
-	payload, err := PairingPayload(b.cfg, b.opts.Token, res)
+	payload, err := PairingPayload(b.cfg, "", res) // the token: minted per phone (creds.go)
 	lanOK := err == nil
 	if err != nil {
 		// No IPv4 LAN address (yet): never put 127.0.0.1 in a QR; use the
@@ -161,23 +153,31 @@ func (b *Box) routes() error {
 	if w := LoopbackWarning(b.cfg, ""); w != "" {
 		log.Warn(w, "listen", b.cfg.Listen, "advertised", payload.URL)
 	}
-	payload.K = b.room.key() // the room key travels with the token
-	if b.opts.ConsoleQR != nil {
-		b.opts.ConsoleQR(payload)
-	} else {
-		log.Info("pairing: scan the QR on the page or run `meshbox qr` on the console",
+	// The token is minted per phone (creds.go); the room key travels with it.
+	b.creds.setAdmin(payload, b.room.key, b.relay)
+	tok, open := b.creds.manager.QRToken() // open at the first start only
+	switch {
+	case b.opts.ConsoleQR != nil && (open || b.creds.open):
+		p := payload
+		p.Token = tok
+		if tok != "" {
+			p.K = b.room.key()
+		}
+		b.opts.ConsoleQR(p)
+	case open || b.creds.open:
+		log.Info("pairing: scan the QR on the page or run `sudo meshbox pair` on the console",
 			"page", pairing.HTTPURL(payload.URL)+"/")
 	}
 
 	ps := &pageState{payload: payload, lanOK: lanOK, res: res, log: log,
 		pushes: &pushCounters{}}
-	if err := ps.setLayout(b.cfg, b.opts.Token, b.room.key()); err != nil {
+	if err := ps.setLayout(b.cfg, b.room.key()); err != nil {
 		return err
 	}
 	if b.room != nil {
 		// A rotated room key is a new layout (pushed again, sealed with it).
 		b.room.keys.OnRotate(func(k e2ee.Key) {
-			if err := ps.setLayout(b.cfg, b.opts.Token, k.String()); err != nil {
+			if err := ps.setLayout(b.cfg, k.String()); err != nil {
 				log.Error("layout after the room key rotated", "err", err)
 			}
 		})
@@ -191,9 +191,11 @@ func (b *Box) routes() error {
 		}
 	}
 	b.page = ps
+	c := b.creds
 	h := page.New(page.Options{
-		Name: b.cfg.Name, URL: payload.URL, Channel: payload.Channel, Token: b.opts.Token,
-		Window: b.window, PairingButton: ps.pairingLabel, Hosts: boxHosts(b.cfg), Logger: log, Warning: b.pageWarning("`"),
+		Name: b.cfg.Name, URL: payload.URL, Channel: payload.Channel, OpenRelay: c.open,
+		Credentials: c.store, Pairing: c.manager, Admin: c.admin,
+		PairingButton: ps.pairingLabel, Hosts: boxHosts(b.cfg), Logger: log, Warning: b.pageWarning("`"),
 		E2EEKey: b.room.key,
 		Layout:  ps.layoutJSON,
 		Health:  b.health,
@@ -215,9 +217,6 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn() }()
 	}
-	if b.opts.Token != "" { // an open relay has no secret to guard
-		goRun(func() { b.window.Watch(ctx, logPairing(log, ps.pairingLabel)) })
-	}
 	switch {
 	case b.cfg.MDNS.Disabled || !ps.lanOK:
 	case loopbackListen(b.cfg.Listen):
@@ -228,7 +227,9 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 	m := b.member
 	po := layout.PushOptions{
 		Client: m.Client, Self: m.Client.Name(), Channel: ps.payload.Channel,
-		Layout: ps.current, Logger: log, OnResult: ps.pushes.add,
+		// Pushed without a token: a phone keeps the one it paired with, and
+		// no member learns another's token.
+		Layout: func() *layout.Layout { return ps.current().Pushed() }, Logger: log, OnResult: ps.pushes.add,
 	}
 	if b.room != nil { // the layout carries the token and the room key: sealed
 		po.Seal, po.Open = b.room.codec.Seal, b.room.openReply
@@ -297,25 +298,18 @@ func loopbackListen(addr string) bool {
 }
 
 // setLayout generates the phone layout (with the token and, in an
-// encrypted room, the room key in its connection) and its two JSON forms.
-func (ps *pageState) setLayout(cfg *config.Config, token, key string) error {
-	l, err := layout.Generate(cfg, layout.Options{URL: ps.payload.URL, Token: token, E2EEKey: key})
+// setLayout (re)generates the layout with the room key (no token: each
+// member's own goes in on the way out).
+func (ps *pageState) setLayout(cfg *config.Config, key string) error {
+	l, err := layout.Generate(cfg, layout.Options{URL: ps.payload.URL, E2EEKey: key})
 	if err != nil {
 		return fmt.Errorf("layout: %w", err)
 	}
 	if err := layout.ValidateLayout(l, nil); err != nil {
 		ps.log.Warn("layout: generated layout breaks a schema rule", "err", err)
 	}
-	withTok, err := l.JSON()
-	if err != nil {
-		return err
-	}
-	noTok, err := l.WithoutToken().JSON()
-	if err != nil {
-		return err
-	}
 	ps.mu.Lock()
-	ps.layout, ps.withTok, ps.noTok = l, withTok, noTok
+	ps.layout = l
 	ps.mu.Unlock()
 	return nil
 }
@@ -327,12 +321,8 @@ func (ps *pageState) current() *layout.Layout {
 	return ps.layout
 }
 
-// layoutJSON is /layout.json: with the token (and key) or without.
-func (ps *pageState) layoutJSON(withToken bool) ([]byte, error) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if withToken {
-		return ps.withTok, nil
-	}
-	return ps.noTok, nil
+// layoutJSON is /layout.json with the member's own token (and the room
+// key); without a token, neither.
+func (ps *pageState) layoutJSON(tok string) ([]byte, error) {
+	return ps.current().WithToken(tok).JSON()
 }

@@ -31,8 +31,9 @@ func (b *Box) mountUpdate() {
 	}
 	b.mux.Handle("/update", update.Handler(update.HandlerOptions{
 		Updater: b.opts.Updater,
-		// The owner credential; until internal/auth has one, the relay token.
-		Authorize: update.BearerAuthorizer(func() string { return b.opts.Token }),
+		// The owner credential only: no member token (hub, phone) installs
+		// firmware.
+		Authorize: update.BearerAuthorizer(b.creds.store.OwnerSecret),
 		Restart:   func() { b.fail(update.ErrRestart) },
 		Logger:    b.log.With("component", "update"),
 	}))
