@@ -250,6 +250,9 @@ func printPairing(env *Env, q *pairing.QR, p pairing.Payload, invert bool) {
 	default:
 		fmt.Fprintf(env.Stdout, "token:   %s (%s)\n", p.Token, strings.TrimSpace(p.Role))
 	}
+	if p.K != "" {
+		fmt.Fprintf(env.Stdout, "e2ee:    room key %s\n", p.K)
+	}
 }
 
 // loadConfigOrDemo loads path; when the file is missing and optional (the

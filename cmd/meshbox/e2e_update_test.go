@@ -66,7 +66,12 @@ func TestE2EUpdate(t *testing.T) {
 	}
 	sigV1, sigV2 := sign(e2euRead(t, v1)), sign(e2euRead(t, v2))
 	addr := e2euFreeAddr(t)
-	const token = "e2e-update-token"
+	const token = "e2e-update-token" // the hub token: a member, never an updater
+	// The owner credential, as flash.sh --owner-token leaves it.
+	const owner = "e2e-update-owner-credential"
+	if err := os.WriteFile(filepath.Join(state, "owner-token"), []byte(owner+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sup := &e2euSupervisor{
 		t:    t,
 		bin:  v1,
@@ -94,7 +99,7 @@ func TestE2EUpdate(t *testing.T) {
 	// 2. Push v2: installed, v1 exits 3, the supervisor restarts v1's
 	// binary, which execs the installed v2.
 	pushed := time.Now()
-	code, body := e2euPush(t, addr, token, e2euRead(t, v2), sigV2)
+	code, body := e2euPush(t, addr, owner, e2euRead(t, v2), sigV2)
 	if code != http.StatusOK || body["status"] != "installed" || body["version"] != "v2" || body["from"] != "v1" || body["sha256"] != sumV2 {
 		t.Fatalf("POST /update v2: %d %v\n%s", code, body, sup.tail())
 	}
@@ -117,6 +122,10 @@ func TestE2EUpdate(t *testing.T) {
 	}
 
 	// 5. Bad pushes while v2 settles: refused, nothing moves.
+	// Issue #12 finding 2: the relay's (hub) token installs nothing.
+	if code, body := e2euPush(t, addr, token, e2euRead(t, v1), sigV1); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		t.Fatalf("POST /update with the hub token: %d %v, want 401/403\n%s", code, body, sup.tail())
+	}
 	if code, body := e2euPush(t, addr, "not-the-token", e2euRead(t, v1), sigV1); code != http.StatusUnauthorized {
 		t.Fatalf("POST /update with a wrong token: %d %v, want 401\n%s", code, body, sup.tail())
 	}
@@ -124,15 +133,15 @@ func TestE2EUpdate(t *testing.T) {
 		t.Fatalf("POST /update without a token: %d %v, want 401\n%s", code, body, sup.tail())
 	}
 	// Unsigned and mis-signed binaries: refused with the reason.
-	if code, body := e2euPush(t, addr, token, e2euRead(t, v1), ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "only signed binaries") {
+	if code, body := e2euPush(t, addr, owner, e2euRead(t, v1), ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "only signed binaries") {
 		t.Fatalf("POST /update unsigned: %d %v, want 400 saying only signed binaries\n%s", code, body, sup.tail())
 	}
-	if code, body := e2euPush(t, addr, token, e2euRead(t, v1), sigV2); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "does not verify") {
+	if code, body := e2euPush(t, addr, owner, e2euRead(t, v1), sigV2); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "does not verify") {
 		t.Fatalf("POST /update with another binary's signature: %d %v, want 400\n%s", code, body, sup.tail())
 	}
 	// A script that answers "version" like meshbox must not pass either.
 	script := []byte("#!/bin/sh\necho 'meshbox v9'\nexit 0\n")
-	code, body = e2euPush(t, addr, token, script, sign(script))
+	code, body = e2euPush(t, addr, owner, script, sign(script))
 	if code != http.StatusBadRequest || body["status"] != "failed" || !strings.Contains(fmt.Sprint(body["error"]), "not a compiled Linux program") {
 		t.Fatalf("POST /update with a shell script: %d %v, want 400 saying it is not a compiled program\n%s", code, body, sup.tail())
 	}
@@ -175,7 +184,7 @@ func TestE2EUpdate(t *testing.T) {
 	}
 
 	// A second update (v1 again, a downgrade) keeps v2 as meshbox.prev.
-	code, body = e2euPush(t, addr, token, e2euRead(t, v1), sigV1)
+	code, body = e2euPush(t, addr, owner, e2euRead(t, v1), sigV1)
 	if code != http.StatusOK || body["version"] != "v1" || body["from"] != "v2" {
 		t.Fatalf("POST /update v1 to v2: %d %v\n%s", code, body, sup.tail())
 	}

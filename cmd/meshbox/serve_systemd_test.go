@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/meshbox/meshbox/internal/auth"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -71,7 +72,8 @@ func TestServeTalksToSystemd(t *testing.T) {
 // the relay token: no or a wrong token 401, the right one with a body that
 // is no meshbox binary 400 (the binary is checked before anything moves).
 func TestServeUpdateEndpoint(t *testing.T) {
-	addr, _, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "tok"}, "-sim")
+	state := t.TempDir()
+	addr, _, logs := startServe(t, map[string]string{"MESH_AUTH_TOKEN": "tok", "MESHBOX_STATE_DIR": state}, "-sim")
 	post := func(token string, body []byte) int {
 		t.Helper()
 		var resp *http.Response
@@ -93,10 +95,20 @@ func TestServeUpdateEndpoint(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	owner, err := auth.ReadOwnerToken(state)
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // written when the box opens its state
+		owner, err = auth.ReadOwnerToken(state)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner credential only: the hub token ("tok") is a member, not an
+	// updater (issue #12 finding 2).
 	for _, tt := range []struct {
 		token string
 		want  int
-	}{{"", 401}, {"nope", 401}, {"tok", 400}} {
+	}{{"", 401}, {"nope", 401}, {"tok", 401}, {owner, 400}} {
 		if got := post(tt.token, []byte("#!/bin/sh\necho not meshbox\n")); got != tt.want {
 			t.Errorf("POST /update with token %q = %d, want %d", tt.token, got, tt.want)
 		}

@@ -68,8 +68,8 @@ func TestLogPairing(t *testing.T) {
 	logPairing(log, "")(pairing.Change{Open: true, Until: until, For: 10 * time.Minute, Reason: "the pairing button"})
 	logPairing(log, "")(pairing.Change{Open: true, Always: true})
 	want := `level=INFO msg="pairing open at boot" for=10m0s until=12:10:00
-level=INFO msg="pairing closed; press the pairing button or run ` + "`meshbox qr`" + ` to pair" button=Pair
-level=INFO msg="pairing closed; run ` + "`meshbox qr`" + ` to pair (no pairing button configured)"
+level=INFO msg="pairing closed; press the pairing button or run ` + "`sudo meshbox pair`" + ` to pair" button=Pair
+level=INFO msg="pairing closed; run ` + "`sudo meshbox pair`" + ` to pair (no pairing button configured)"
 level=INFO msg="pairing opened by the pairing button" for=10m0s until=12:10:00
 level=INFO msg="pairing always open (pairing.always): the page shows the QR and the token to anyone on the LAN"
 `
