@@ -59,9 +59,11 @@ func (c *creds) relayCredentials() relay.Credentials {
 }
 
 // setAdmin wires the owner operations: payload is the QR content without a
-// token (key returns the room key of an encrypted room, nil = none), rs the
-// relay (its warnings; revoked members are closed).
-func (c *creds) setAdmin(payload pairing.Payload, key func() string, rs *relay.Server) {
+// token (key returns the room key of an encrypted room, "" = none), rs the
+// relay (its warnings; revoked members are closed); rotate, when not nil,
+// rotates the room key after a revoke (an encrypted room: the revoked phone
+// cannot read it any more, the others pair again).
+func (c *creds) setAdmin(payload pairing.Payload, key func() string, rs *relay.Server, rotate func() error) {
 	c.admin = &pairing.Admin{Manager: c.manager, Store: c.store, Logger: c.log,
 		Payload: func(tok, role string) pairing.Payload {
 			p := payload
@@ -72,7 +74,13 @@ func (c *creds) setAdmin(payload pairing.Payload, key func() string, rs *relay.S
 			return p
 		},
 		Warning: func() string { return strings.Join(rs.Warnings(), "; ") },
-		Revoked: func(auth.Token) error { rs.Revalidate(); return nil },
+		Revoked: func(auth.Token) error {
+			rs.Revalidate()
+			if rotate != nil {
+				return rotate()
+			}
+			return nil
+		},
 	}
 }
 

@@ -154,7 +154,11 @@ func (b *Box) routes() error {
 		log.Warn(w, "listen", b.cfg.Listen, "advertised", payload.URL)
 	}
 	// The token is minted per phone (creds.go); the room key travels with it.
-	b.creds.setAdmin(payload, b.room.key, b.relay)
+	var rotate func() error
+	if b.room != nil {
+		rotate = func() error { _, err := b.room.keys.Rotate(); return err }
+	}
+	b.creds.setAdmin(payload, b.room.key, b.relay, rotate)
 	tok, open := b.creds.manager.QRToken() // open at the first start only
 	switch {
 	case b.opts.ConsoleQR != nil && (open || b.creds.open):
