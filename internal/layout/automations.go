@@ -16,7 +16,6 @@ const (
 // NotificationsID is the log console of notify broadcasts.
 const NotificationsID = "notifications"
 
-
 // automationItems are, per thermostat, a target stepper and a status label;
 // per automation, an enabled toggle and a status label; and one log console
 // of notifications when any automation notifies. Values come from the
