@@ -3,8 +3,10 @@ package box
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -170,6 +172,19 @@ func TestAutomationsEndToEnd(t *testing.T) {
 	if l := logs.WaitLines(1, wait, "thermostat fail-safe", "thermostat=heating"); len(l) == 0 {
 		t.Error("no fail-safe log line")
 	}
+	// ... and /metrics (the status is published before the state frame).
+	resp, err := http.Get(strings.Replace(url, "ws://", "http://", 1) + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`meshbox_automation_fail_safe{id="heating",kind="thermostat"} 1`, `meshbox_automation_state{id="heating",kind="thermostat",state="stale"} 1`,
+		`meshbox_thermostat_target{id="heating"} 22`, `meshbox_automation_enabled{id="vent_humid"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	send(map[string]any{"msg_type": "sim", "target": "air", "fault": false})
 	expect(ack(true), state("heater", true))
 
@@ -206,7 +221,6 @@ func TestAutomationsEndToEnd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
 
 // TestSimRefusedOnHardware: a box on real hardware (here: a host that is
 // not the simulated board) refuses sim frames with "not simulated".
