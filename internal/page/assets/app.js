@@ -161,6 +161,42 @@
         input.addEventListener('change', () => fire(ctl, Number(input.value)));
         break;
       }
+      case 'stepper': { // a thermostat's target: − value +
+        const min = def.min ?? 0, max = def.max ?? 100, step = def.step ?? 1;
+        const minus = el('button', { type: 'button', text: '−', 'aria-label': `lower ${def.label || def.id}` });
+        const plus = el('button', { type: 'button', text: '+', 'aria-label': `raise ${def.label || def.id}` });
+        const val = el('div', { class: 'val', 'data-value': '' });
+        box.append(name, el('div', { class: 'row' }, minus, val, plus));
+        ctl.inputs.push(minus, plus);
+        ctl.stateful = true;
+        let cur = null;
+        ctl.set = (v) => {
+          if (typeof v !== 'number') return false;
+          cur = v; val.textContent = fmt(def, v); val.dataset.value = String(v);
+        };
+        ctl.clear = () => { cur = null; val.textContent = '–'; val.dataset.value = ''; };
+        const nudge = (d) => {
+          if (cur === null) return;
+          const next = Math.min(max, Math.max(min, Math.round((cur + d) / step) * step));
+          if (next !== cur) fire(ctl, next);
+        };
+        minus.addEventListener('click', () => nudge(-step));
+        plus.addEventListener('click', () => nudge(step));
+        break;
+      }
+      case 'logConsole': { // notifications: newest first, at most 200
+        const list = el('ol', { class: 'log', 'aria-live': 'polite' });
+        box.append(name, list);
+        ctl.set = (v) => {
+          const text = typeof v === 'string' ? v : (v && typeof v.text === 'string' ? v.text : null);
+          if (text === null) return false;
+          const t = new Date().toLocaleTimeString();
+          list.prepend(el('li', { text: `${t}  ${text}` }));
+          while (list.children.length > 200) list.lastChild.remove();
+        };
+        ctl.clear = () => {}; // the log survives going offline
+        break;
+      }
       case 'gauge': {
         const min = def.min ?? 0, max = def.max ?? 100;
         const g = svg('svg', { viewBox: '0 0 100 56', 'aria-hidden': 'true' });

@@ -1,0 +1,101 @@
+package box
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/gpio/simhost"
+	"github.com/meshbox/meshbox/internal/phonetest"
+)
+
+// TestAutomationsOnThePage: the box's page (headless Chromium) shows the
+// Automations tab: the thermostat's target stepper changes the target, the
+// status label follows the thermostat, and notifications appear in the log.
+func TestAutomationsOnThePage(t *testing.T) {
+	chrome := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chrome = p
+			break
+		}
+	}
+	if chrome == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found")
+		}
+		t.Skip("chromium not installed")
+	}
+	cfg, err := config.Parse("greenhouse.yaml", []byte(autoYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := simhost.New(simhost.Options{Seed: 3})
+	url := startAutoBox(t, cfg, Options{Sim: true, Board: board})
+	page := strings.Replace(url, "ws://", "http://", 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 1500))
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	if err := chromedp.Do(bctx, chromedp.Navigate(page), chromedp.WaitVisible(`#conn[data-state="online"]`)); err != nil {
+		t.Fatalf("page did not connect: %v", err)
+	}
+	// The stepper shows the target from the snapshot; + raises it by 0.5.
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(`[data-control="heating"] .val[data-value="20"]`),
+		chromedp.WaitEnabled(`[data-control="heating"] button[aria-label^="raise"]`),
+		chromedp.Click(`[data-control="heating"] button[aria-label^="raise"]`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`[data-control="heating"] .val[data-value="20.5"]`),
+	); err != nil {
+		t.Fatalf("stepper: %v", err)
+	}
+	if got := bxControl(t, url, "heating"); got != 20.5 {
+		t.Errorf("target after +: %v", got)
+	}
+	// Status and notifications follow the box.
+	sendSim(t, url, map[string]any{"target": "air_temp", "value": 15})
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(`[data-control="heating_status"] .val[data-value="heating"]`)); err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	sendSim(t, url, map[string]any{"target": "door", "value": true})
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](
+		`[...document.querySelectorAll('[data-control="notifications"] li')].some((li) => li.textContent.includes('Door open'))`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("notification not on the page: %v", err)
+	}
+}
+
+// sendSim sends one acked sim frame as a phone.
+func sendSim(t *testing.T, url string, payload map[string]any) {
+	t.Helper()
+	p := phonetest.Dial(t, url, phonetest.App("sim-"+strconv.FormatInt(time.Now().UnixNano(), 36), ""))
+	defer p.Close()
+	payload["msg_type"], payload["_cmd"], payload["_from"] = "sim", "sim1", p.Name()
+	p.Broadcast(payload)
+	if ack := p.ExpectAck("sim1", 15*time.Second); ack["ok"] != true {
+		t.Fatalf("sim %v: %v", payload, ack)
+	}
+}
+
+// bxControl reads one control from the box's snapshot.
+func bxControl(t *testing.T, url, id string) any {
+	t.Helper()
+	p := phonetest.Dial(t, url, phonetest.App("reader-"+strconv.FormatInt(time.Now().UnixNano(), 36), ""))
+	defer p.Close()
+	p.Broadcast(map[string]any{"msg_type": "control_sync_request", "from": p.Name()})
+	snap := p.ExpectBroadcast(phonetest.Msg("control_snapshot", "to", p.Name()), 15*time.Second)
+	c, _ := snap["controls"].(map[string]any)
+	return c[id]
+}
