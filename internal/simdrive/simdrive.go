@@ -25,9 +25,9 @@ var (
 
 // Driver forces readings, input levels and faults on a simulated board.
 type Driver struct {
-	board  *simhost.Board
-	fields map[string]fieldRef   // metric key -> where it comes from
-	inputs map[string]config.Input
+	board   *simhost.Board
+	fields  map[string]fieldRef // metric key -> where it comes from
+	inputs  map[string]config.Input
 	sensors map[string]bool
 
 	mu     sync.Mutex
