@@ -18,7 +18,6 @@ import (
 	"github.com/meshbox/meshbox/internal/automation"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
-	"github.com/meshbox/meshbox/internal/metrics"
 )
 
 // automationsFile keeps the automation controls across restarts.
@@ -53,7 +52,6 @@ type autoState struct {
 	kick   chan struct{} // cap 1: persist the controls
 	mu     sync.Mutex
 	saved  map[string]any
-	status map[string]automation.Status // latest, for /metrics
 }
 
 // newAutomation builds the engine for cfg on br (nil without thermostats
@@ -63,8 +61,7 @@ func (b *Box) newAutomation(cfg *config.Config, br *bridge.Bridge, ref *engineRe
 		return nil, nil
 	}
 	log := b.log.With("component", "automation")
-	st := &autoState{path: filepath.Join(cfg.StateDir, automationsFile), kick: make(chan struct{}, 1),
-		saved: map[string]any{}, status: map[string]automation.Status{}}
+	st := &autoState{path: filepath.Join(cfg.StateDir, automationsFile), kick: make(chan struct{}, 1), saved: map[string]any{}}
 	restore := map[string]any{}
 	if data, err := os.ReadFile(st.path); err == nil {
 		if err := json.Unmarshal(data, &restore); err != nil {
@@ -81,13 +78,8 @@ func (b *Box) newAutomation(cfg *config.Config, br *bridge.Bridge, ref *engineRe
 			br.SetControl(id, v)
 			st.save(id, v)
 		},
-		OnStatus: func(s automation.Status) {
-			br.SetControl(automation.StatusID(s.ID), s.State)
-			st.mu.Lock()
-			st.status[s.ID] = s
-			st.mu.Unlock()
-		},
-		Restore: restore,
+		OnStatus: func(s automation.Status) { br.SetControl(automation.StatusID(s.ID), s.State) },
+		Restore:  restore,
 	})
 	if err != nil {
 		return nil, err
@@ -209,46 +201,4 @@ func ioIDs(cfg *config.Config) []string {
 		ids = append(ids, in.ID)
 	}
 	return ids
-}
-
-// automationFamilies are the thermostats' and automations' metrics: state
-// (one sample per id, labelled with its state), enabled, target.
-func (b *Box) automationFamilies() []metrics.Family {
-	st := b.hw.auto
-	if st == nil {
-		return nil
-	}
-	each := func(fn func(s automation.Status, emit metrics.Emit)) func(metrics.Emit) {
-		return func(emit metrics.Emit) {
-			st.mu.Lock()
-			all := make([]automation.Status, 0, len(st.status))
-			for _, s := range st.status {
-				all = append(all, s)
-			}
-			st.mu.Unlock()
-			for _, s := range all {
-				fn(s, emit)
-			}
-		}
-	}
-	return []metrics.Family{
-		gauge("meshbox_automation_state", "1 for each thermostat or automation, labelled with its state (stale = fail-safe, clock-invalid = schedules skipped)",
-			each(func(s automation.Status, emit metrics.Emit) { emit(1, "id", s.ID, "kind", s.Kind, "state", s.State) })),
-		gauge("meshbox_automation_fail_safe", "1 while a thermostat or automation holds its outputs in their safe state (stale, NaN or failing sensor)",
-			each(func(s automation.Status, emit metrics.Emit) {
-				emit(b2f(s.State == "stale"), "id", s.ID, "kind", s.Kind)
-			})),
-		gauge("meshbox_automation_enabled", "1 when an automation is enabled",
-			each(func(s automation.Status, emit metrics.Emit) {
-				if s.Kind == "automation" {
-					emit(b2f(s.Enabled), "id", s.ID)
-				}
-			})),
-		gauge("meshbox_thermostat_target", "a thermostat's target",
-			each(func(s automation.Status, emit metrics.Emit) {
-				if s.Target != nil {
-					emit(*s.Target, "id", s.ID)
-				}
-			})),
-	}
 }

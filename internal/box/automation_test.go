@@ -180,7 +180,7 @@ func TestAutomationsEndToEnd(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`meshbox_automation_fail_safe{id="heating",kind="thermostat"} 1`, `meshbox_automation_state{id="heating",kind="thermostat",state="stale"} 1`,
-		`meshbox_thermostat_target{id="heating"} 22`, `meshbox_automation_enabled{id="vent_humid"} 1`} {
+		`meshbox_thermostat_target_celsius{thermostat="heating"} 22`, `meshbox_automation_enabled{id="vent_humid",kind="automation"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

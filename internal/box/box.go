@@ -166,7 +166,6 @@ func New(opts Options) (*Box, error) {
 		{"systemd", b.startSystemd},
 	}
 	b.newMetrics()
-	b.metrics.reg.MustRegister(b.automationFamilies()...)
 	if err := b.routes(); err != nil {
 		b.Close()
 		return nil, err

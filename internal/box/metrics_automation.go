@@ -53,6 +53,10 @@ func (b *Box) automationFamilies() []metrics.Family {
 			each(func(s automation.Status, emit metrics.Emit) { emit(b2f(s.Enabled), "id", s.ID, "kind", s.Kind) })),
 		gauge("meshbox_automation_state", "1 for the current state of each thermostat (heating, cooling, idle, stale, override, waiting) and automation (idle, waiting, active, running, stale, disabled, clock-invalid).",
 			each(func(s automation.Status, emit metrics.Emit) { emit(1, "id", s.ID, "kind", s.Kind, "state", s.State) })),
+		gauge("meshbox_automation_fail_safe", "1 while a thermostat or automation holds its outputs in their safe state (a stale, NaN or failing sensor).",
+			each(func(s automation.Status, emit metrics.Emit) {
+				emit(b2f(s.State == "stale"), "id", s.ID, "kind", s.Kind)
+			})),
 		gauge("meshbox_automation_last_run_timestamp_seconds", "Unix time an automation last ran its actions.",
 			each(func(s automation.Status, emit metrics.Emit) {
 				if !s.LastRun.IsZero() {
