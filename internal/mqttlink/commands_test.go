@@ -1,6 +1,8 @@
 package mqttlink
 
 import (
+	"crypto/tls"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -204,4 +206,30 @@ func TestHomeAssistantOnlineRepublishes(t *testing.T) {
 	t.Logf("discovery back %v after homeassistant/status online", time.Since(after).Round(time.Millisecond))
 	// "offline" (Home Assistant's last will) changes nothing.
 	w.Publish("homeassistant/status", "offline")
+}
+
+// Commands over a plain connection without a user are warned about at
+// start (anyone on the broker can switch the outputs); with a user, the
+// clear-text password is.
+func TestWarnsAboutUnauthenticatedPlainCommands(t *testing.T) {
+	for _, tc := range []struct {
+		user, want string
+	}{
+		{"", "commands are taken over an unauthenticated plain connection"},
+		{"box", "the broker password and every command travel unencrypted"},
+	} {
+		o := Options{URL: &url.URL{Scheme: "mqtt", Host: "127.0.0.1:1"}, Username: tc.user, Base: "meshbox/b"}
+		lt := logtest.New(t)
+		l := New(o, newFakeHub(testValues()), testControls(), lt.Logger())
+		l.warnInsecure()
+		if m := lt.Matching("level=WARN", tc.want); len(m) != 1 {
+			t.Errorf("user %q: no warning %q:\n%s", tc.user, tc.want, lt.String())
+		}
+	}
+	lt := logtest.New(t)
+	o := Options{URL: &url.URL{Scheme: "mqtts", Host: "127.0.0.1:1"}, Username: "box", TLS: &tls.Config{}, Base: "meshbox/b"}
+	New(o, newFakeHub(testValues()), testControls(), lt.Logger()).warnInsecure()
+	if lt.String() != "" {
+		t.Errorf("mqtts with a user warned:\n%s", lt.String())
+	}
 }
