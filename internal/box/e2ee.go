@@ -11,6 +11,7 @@ import (
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/e2ee"
+	"github.com/meshbox/meshbox/internal/metrics"
 )
 
 // room is the encrypted room (config e2ee: true): the room key in the
@@ -108,4 +109,23 @@ func (b *Box) startE2EE(ctx context.Context) (func(), error) {
 		_ = b.room.codec.Run(ctx, 0)
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// e2eeFamilies count what the room codec did (none when not encrypted).
+func (b *Box) e2eeFamilies() []metrics.Family {
+	if b.room == nil {
+		return nil
+	}
+	c := b.room.codec
+	return []metrics.Family{counter("meshbox_e2ee_frames_total",
+		"Payloads of the encrypted room: sealed and opened by the box, and refused (plaintext, wrong_key, replayed, malformed).",
+		func(emit metrics.Emit) {
+			st := c.Stats()
+			emit(float64(st.Sealed), "result", "sealed")
+			emit(float64(st.Opened), "result", "opened")
+			emit(float64(st.Plaintext), "result", "plaintext")
+			emit(float64(st.WrongKey), "result", "wrong_key")
+			emit(float64(st.Replayed), "result", "replayed")
+			emit(float64(st.Malformed), "result", "malformed")
+		})}
 }

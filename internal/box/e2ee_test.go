@@ -3,8 +3,10 @@ package box
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +181,20 @@ func TestEncryptedRoomEndToEnd(t *testing.T) {
 	}
 	for _, want := range []string{"ignored an unsealed frame", "does not open with the room key", "ignored a replayed envelope"} {
 		logs.WaitLines(1, d, want)
+	}
+	req, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(strings.TrimSuffix(url, "/"), "ws")+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eeToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`meshbox_e2ee_frames_total{result="replayed"} 1`, `meshbox_e2ee_frames_total{result="wrong_key"} 1`,
+		`meshbox_e2ee_frames_total{result="sealed"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	// What the guest saw: every broadcast payload is an envelope, except

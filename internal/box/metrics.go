@@ -38,6 +38,7 @@ func (b *Box) newMetrics() {
 	ms.reg.MustRegister(ms.tracker.Families()...)
 	ms.reg.MustRegister(b.boxFamilies()...)
 	ms.reg.MustRegister(b.automationFamilies()...)
+	ms.reg.MustRegister(b.e2eeFamilies()...)
 }
 
 // startMetrics feeds the tracker from the bridge's events.
