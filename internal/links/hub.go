@@ -80,5 +80,19 @@ func Controls(cfg *config.Config) []mqttlink.Control {
 		}
 		out = append(out, mc)
 	}
+	// The box's own logic: a thermostat is a climate entity, an
+	// automation's enabled flag a switch, each status a text sensor.
+	for _, t := range cfg.Thermostats {
+		lo, hi := 5.0, 30.0
+		if len(t.Range) == 2 {
+			lo, hi = t.Range[0], t.Range[1]
+		}
+		out = append(out, mqttlink.Control{ID: t.ID, Label: t.Label, Kind: mqttlink.KindThermostat, Min: lo, Max: hi, Sensor: t.Sensor, Mode: t.Mode},
+			mqttlink.Control{ID: t.ID + "_status", Label: t.Label + " status", Kind: mqttlink.KindSensor, Text: true})
+	}
+	for _, a := range cfg.Automations {
+		out = append(out, mqttlink.Control{ID: a.ID, Label: a.Label, Kind: mqttlink.KindSwitch},
+			mqttlink.Control{ID: a.ID + "_status", Label: a.Label + " status", Kind: mqttlink.KindSensor, Text: true})
+	}
 	return out
 }

@@ -143,3 +143,23 @@ func TestControlsForMQTT(t *testing.T) {
 		}
 	}
 }
+
+func TestControlsForMQTTAutomations(t *testing.T) {
+	cfg, err := config.LoadFor("../../examples/greenhouse.yaml", "pi4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]mqttlink.Control{}
+	for _, c := range Controls(cfg) {
+		byID[c.ID] = c
+	}
+	if h := byID["heating"]; h.Kind != mqttlink.KindThermostat || h.Sensor != "air_temp" || h.Mode != "heat" || h.Min != 5 || h.Max != 30 {
+		t.Errorf("heating = %+v", h)
+	}
+	if a := byID["vent_humid"]; a.Kind != mqttlink.KindSwitch {
+		t.Errorf("vent_humid = %+v", a)
+	}
+	if s := byID["heating_status"]; s.Kind != mqttlink.KindSensor || !s.Text {
+		t.Errorf("heating_status = %+v", s)
+	}
+}

@@ -50,6 +50,17 @@ func (o *Options) discovery(controls []Control) []discoveryEntry {
 			}
 			cfg["min"], cfg["max"], cfg["step"] = lo, hi, 1
 			cfg["unit_of_measurement"] = "%"
+		case KindThermostat:
+			// A thermostat: target set and shown, current temperature from
+			// its sensor field, action from its "<id>_status" control.
+			component = "climate"
+			cfg["temperature_command_topic"] = o.commandTopic(c.ID)
+			cfg["temperature_state_topic"] = o.stateTopic(c.ID)
+			cfg["current_temperature_topic"] = o.stateTopic(c.Sensor)
+			cfg["action_topic"] = o.stateTopic(c.ID + "_status")
+			cfg["action_template"] = "{{ value if value in ['heating', 'cooling'] else 'idle' }}"
+			cfg["modes"] = []string{c.Mode}
+			cfg["min_temp"], cfg["max_temp"], cfg["temp_step"] = c.Min, c.Max, 0.5
 		case KindInput:
 			component = "binary_sensor"
 			cfg["state_topic"] = o.stateTopic(c.ID)

@@ -9,6 +9,9 @@ const (
 	KindPWM       = "pwm"
 	KindInput     = "input"
 	KindSensor    = "sensor"
+	// KindThermostat is a thermostat's target (a Home Assistant climate
+	// entity; Sensor is its current-temperature field, Mode heat or cool).
+	KindThermostat = "thermostat"
 )
 
 // Control describes one published value.
@@ -23,6 +26,8 @@ type Control struct {
 	// Resolution rounds a sensor's numbers (sensor.Round) before they are
 	// published, as the mesh broadcasts them. 0: as given.
 	Resolution float64
+	// Thermostats: the sensor field measured and the mode (heat | cool).
+	Sensor, Mode string
 }
 
 // Hub is the part of the bridge the link uses.

@@ -79,7 +79,7 @@ func parseCommand(kind string, payload []byte) (any, error) {
 			return true, nil
 		}
 		return nil, fmt.Errorf("button command %q is not PRESS", s)
-	case KindPWM:
+	case KindPWM, KindThermostat:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return nil, fmt.Errorf("number command %q is not a number", s)
