@@ -10,11 +10,13 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/history"
+	"github.com/meshbox/meshbox/internal/layout"
 	"github.com/meshbox/meshbox/internal/metrics"
 	"github.com/meshbox/meshbox/internal/relay"
 )
@@ -30,7 +32,8 @@ const historyDrain = 2 * time.Second
 // historyState is the store and what the component records.
 type historyState struct {
 	store  *history.Store
-	states map[string]bool // output and thermostat ids recorded from state events
+	states map[string]bool   // output and thermostat ids recorded from state events
+	trends map[string]string // metric field -> its trend sparkline's control id
 	sub    *bridge.Subscription
 }
 
@@ -48,7 +51,12 @@ func (b *Box) openHistory() error {
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	hs := &historyState{store: st, states: map[string]bool{}}
+	hs := &historyState{store: st, states: map[string]bool{}, trends: map[string]string{}}
+	for _, it := range layout.Items(b.cfg) {
+		if it.Kind == layout.KindTrend {
+			hs.trends[strings.TrimSuffix(it.ID, layout.TrendSuffix)] = it.ID
+		}
+	}
 	for _, s := range b.cfg.Series() {
 		st.Declare(s.Name, s.Unit)
 		if s.State {
@@ -98,7 +106,8 @@ func (b *Box) startHistory(ctx context.Context) (func(), error) {
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = hs.store.Run(runCtx) }()
 	loopDone := make(chan struct{})
-	latest := map[string]float64{} // owned by the loop
+	latest := map[string]float64{}     // owned by the loop
+	recent := hs.backfill(b.hw.bridge) // owned by the loop
 	_, snap := b.hw.bridge.Snapshot()
 	now := time.Now()
 	for id, v := range snap {
@@ -118,6 +127,7 @@ func (b *Box) startHistory(ctx context.Context) (func(), error) {
 					return
 				}
 				hs.record(ev, latest)
+				hs.feedTrends(b.hw.bridge, ev, recent)
 			case t := <-tk.C:
 				for id, v := range latest {
 					hs.store.Add(id, t, v)
@@ -160,6 +170,51 @@ func (hs *historyState) record(ev bridge.Event, latest map[string]float64) {
 			latest[ev.ID] = f
 			hs.store.Add(ev.ID, t, f)
 		}
+	}
+}
+
+// backfill puts every trend's last readings from the store into the
+// bridge's control_snapshot (a phone's sparkline replaces its buffer with
+// them on admission) and returns them for feedTrends.
+func (hs *historyState) backfill(br *bridge.Bridge) map[string][]float64 {
+	recent := make(map[string][]float64, len(hs.trends))
+	now := time.Now()
+	for field, id := range hs.trends {
+		var vals []float64
+		for _, since := range []time.Duration{time.Hour, history.DefaultRaw} {
+			r, err := hs.store.Query(field, now.Add(-since), now, 0)
+			if err == nil && (len(r.Avg) >= layout.TrendPoints || since == history.DefaultRaw) {
+				vals = r.Avg[max(0, len(r.Avg)-layout.TrendPoints):]
+				break
+			}
+		}
+		vals = append([]float64{}, vals...)
+		recent[field] = vals
+		br.SetSnapshotValue(id, &vals)
+	}
+	return recent
+}
+
+// feedTrends extends the trends with a metrics reading and refreshes their
+// snapshot values (the phones already on the channel append the reading
+// from the metrics broadcast themselves).
+func (hs *historyState) feedTrends(br *bridge.Bridge, ev bridge.Event, recent map[string][]float64) {
+	if ev.Kind != bridge.EventMetrics {
+		return
+	}
+	for k, v := range ev.Fields {
+		id, ok := hs.trends[k]
+		f, num := v.(float64)
+		if !ok || !num {
+			continue
+		}
+		vals := append(recent[k], f)
+		if len(vals) > layout.TrendPoints {
+			vals = vals[len(vals)-layout.TrendPoints:]
+		}
+		vals = append([]float64(nil), vals...) // the snapshot's copy is never changed
+		recent[k] = vals
+		br.SetSnapshotValue(id, &vals)
 	}
 }
 

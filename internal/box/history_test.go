@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/layout"
+	"github.com/meshbox/meshbox/internal/phonetest"
 )
 
 type historyAnswer struct {
@@ -142,5 +144,21 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	}
 	if code != 200 || !on || !off {
 		t.Fatalf("lamp timeline without its on and off states: %d %s", code, body)
+	}
+
+	// A phone joining now gets the trend sparkline backfilled from the
+	// history in its control_snapshot (an array of the recent readings).
+	ph := phonetest.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"/", phonetest.App("phone-trend", tok))
+	ph.Broadcast(map[string]any{"msg_type": "control_sync_request", "from": ph.Name()})
+	snap := ph.ExpectBroadcast(phonetest.Msg("control_snapshot"), 15*time.Second)
+	controls, _ := snap["controls"].(map[string]any)
+	trend, ok := controls[layout.TrendID("climate_temperature")].([]any)
+	if !ok || len(trend) < len(first.Points) || len(trend) > layout.TrendPoints {
+		t.Fatalf("trend in the snapshot: %v", controls[layout.TrendID("climate_temperature")])
+	}
+	for i, p := range first.Points { // the first run's readings, in order
+		if v, _ := trend[i].(float64); v != p[1] && len(trend) < layout.TrendPoints {
+			t.Fatalf("trend[%d] = %v, want %v", i, trend[i], p[1])
+		}
 	}
 }

@@ -60,3 +60,15 @@ type notifyMsg struct {
 	Source  string `json:"source"`
 	Text    string `json:"text"`
 }
+
+// SetSnapshotValue puts value under id in control_snapshot without a state
+// event and without bumping the version: the history's trend backfill (a
+// sparkline's array of recent readings, which a phone gets on admission
+// and then extends from the metrics broadcasts). value must not be changed
+// afterwards, and must be comparable with == (a pointer to a fresh slice
+// each time, not a slice: values are compared when they change).
+func (b *Bridge) SetSnapshotValue(id string, value any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.values[id] = value
+}

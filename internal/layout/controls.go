@@ -22,6 +22,7 @@ var allowedTypes = map[string][]string{
 	KindAutomation: {"toggle"},
 	KindStatus:     {"label"},
 	KindLog:        {"logConsole"},
+	KindTrend:      {"sparkline"},
 }
 
 // cmdAction is the broadcast_request action carrying the item's command
@@ -116,6 +117,16 @@ func control(it Item, ov config.LayoutItem) (Control, error) {
 				c.Min, c.Max = f64(it.Min), f64(it.Max)
 			}
 		}
+		c.Sync = listen(it)
+	case KindTrend:
+		c.Label = label
+		if it.Unit != "" {
+			c.Label = fmt.Sprintf("%s (%s)", label, it.Unit)
+		}
+		c.Span = [2]int{2, 2} // beside its gauge
+		c.FormatValue = "decimal:1"
+		c.SparklinePoints = TrendPoints
+		c.SparklineFill = true
 		c.Sync = listen(it)
 	case KindText:
 		c.Span = [2]int{1, 4}

@@ -77,6 +77,7 @@ func Items(cfg *config.Config) []Item {
 		}
 		items = append(items, it)
 	}
+	items = trendItems(cfg, items)
 	items = append(items, commandItems(cfg)...)
 	return append(items, automationItems(cfg)...)
 }

@@ -71,6 +71,7 @@ type Control struct {
 	FormatValue     string            `json:"formatValue,omitempty"`
 	GaugeStyle      string            `json:"gaugeStyle,omitempty"`
 	SparklinePoints int               `json:"sparklinePoints,omitempty"`
+	SparklineFill   bool              `json:"sparklineFill,omitempty"`
 	StatusColors    map[string]string `json:"statusColors,omitempty"`
 	ShowTimestamps  bool              `json:"showTimestamps,omitempty"` // logConsole
 	AutoScroll      bool              `json:"autoScroll,omitempty"`     // logConsole

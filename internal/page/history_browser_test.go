@@ -15,6 +15,7 @@ import (
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/history"
 	"github.com/meshbox/meshbox/internal/layout"
+	"github.com/meshbox/meshbox/internal/pairing"
 )
 
 // TestBrowserHistoryTrends backfills a day of climate_temperature (every
@@ -131,5 +132,39 @@ func TestBrowserHistoryTrends(t *testing.T) {
 	}
 	if dir := os.Getenv("MESHBOX_SCREENSHOTS"); dir != "" {
 		screenshot(t, bctx, dir, "page-history.png")
+	}
+}
+
+// TestBrowserTrendSparkline: the generated layout's trend sparkline is
+// backfilled from control_snapshot (an array the bridge holds, as the
+// box's history component puts it there) and then extended by the live
+// metrics broadcasts.
+func TestBrowserTrendSparkline(t *testing.T) {
+	chrome := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const token = "trend-token"
+	bx := startBox(t, ctx, token, pairing.NewWindow(10*time.Minute, false, nil), "")
+	backfill := make([]float64, 40)
+	for i := range backfill {
+		backfill[i] = 20 + float64(i)/10
+	}
+	id := layout.TrendID("climate_temperature")
+	bx.bridge.SetSnapshotValue(id, &backfill)
+	bctx := newBrowser(t, ctx, chrome)
+	if err := chromedp.Do(bctx, chromedp.Navigate(bx.url+"/?token="+token)); err != nil {
+		t.Fatal(err)
+	}
+	sel := fmt.Sprintf(`document.querySelector('[data-control=%q]')`, id)
+	// Backfilled: 40 points (then live readings append, up to 60).
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(`+sel+`?.dataset.points ?? 0) >= 40`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("sparkline not backfilled from the snapshot: %v", err)
+	}
+	first, err := chromedp.Run(bctx, chromedp.Evaluate[string](sel+`.querySelector('polyline').getAttribute('points').split(' ')[0]`))
+	if err != nil || first != "0.00,28.00" { // the lowest (first) backfilled reading at the left edge, bottom
+		t.Fatalf("first sparkline point %q (%v)", first, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(`+sel+`?.dataset.points ?? 0) >= 41`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("sparkline not fed by live metrics: %v", err)
 	}
 }

@@ -233,7 +233,32 @@
         ctl.clear = () => { light.dataset.on = 'false'; light.style.background = ''; val.textContent = '–'; val.dataset.value = ''; };
         break;
       }
-      default: { // label, sparkline, anything else: show the scalar
+      case 'sparkline': { // §14.4: a number appends, an array replaces the buffer
+        const cap = def.sparklinePoints || 50;
+        const line = svg('polyline', { class: 'spark', fill: 'none', 'stroke-width': 2, points: '' });
+        const g = svg('svg', { viewBox: '0 0 100 30', preserveAspectRatio: 'none', 'aria-hidden': 'true' });
+        g.append(line);
+        const val = el('div', { class: 'val', text: '–', 'data-value': '' });
+        box.append(name, val, g);
+        let buf = [];
+        const draw = () => {
+          const lo = Math.min(...buf), hi = Math.max(...buf), span = hi - lo || 1;
+          const n = Math.max(buf.length - 1, 1);
+          line.setAttribute('points', buf.map((y, i) => `${(i / n * 100).toFixed(2)},${(28 - (y - lo) / span * 26).toFixed(2)}`).join(' '));
+          box.dataset.points = String(buf.length);
+        };
+        ctl.set = (v) => {
+          if (Array.isArray(v)) buf = v.filter((x) => typeof x === 'number' && isFinite(x)).slice(-cap);
+          else if (typeof v === 'number' && isFinite(v)) buf = buf.concat([v]).slice(-cap);
+          else return false;
+          if (!buf.length) return false;
+          val.textContent = fmt(def, buf[buf.length - 1]); val.dataset.value = String(buf[buf.length - 1]);
+          draw();
+        };
+        ctl.clear = () => { buf = []; line.setAttribute('points', ''); val.textContent = '–'; val.dataset.value = ''; box.dataset.points = '0'; };
+        break;
+      }
+      default: { // label, anything else: show the scalar
         const val = el('div', { class: 'val' + (def.style === 'mono' ? ' mono' : ''), text: '–', 'data-value': '' });
         box.append(name, val);
         ctl.set = (v) => {
