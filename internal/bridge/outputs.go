@@ -415,7 +415,6 @@ func (b *Bridge) scheduleLocked(o *output, want any, hold, wait time.Duration, a
 		b.answer(p.ack, err)
 	})
 	d.pending = p
-	b.log.Debug("interlock: switch-on scheduled after the dead time", "output", o.cfg.ID, "in", wait)
 }
 
 // cancelPendingLocked drops the group's scheduled switch-on, answering its
@@ -485,16 +484,17 @@ func (b *Bridge) armTimer(o *output, d time.Duration, why string) {
 	o.timer = time.AfterFunc(d, func() {
 		defer b.SafeExit()
 		o.dom.lock()
-		defer o.dom.unlock()
 		if o.gen != gen || o.shut {
+			o.dom.unlock()
 			return
 		}
 		o.timer = nil
-		if err := b.applyLocked(o, o.offValue()); err != nil {
+		err := b.applyLocked(o, o.offValue())
+		o.dom.unlock() // log after: no I/O under the lock
+		switch {
+		case err != nil:
 			b.log.Error("automatic off failed", "output", o.cfg.ID, "reason", why, "err", err)
-			return
-		}
-		if why == "max_on" {
+		case why == "max_on":
 			b.log.Info("output switched off: max_on reached", "output", o.cfg.ID, "max_on", d)
 		}
 	})
@@ -512,9 +512,10 @@ func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Dura
 	if err := o.dom.lockWithin(ctx, applyWithin); err != nil {
 		return nil, err
 	}
-	defer o.dom.unlock()
 	if ack.gen != 0 && ack.gen != b.offGen.Load() {
-		return o.value, errAllOff // an all_off came after this command
+		now := o.value
+		o.dom.unlock()
+		return now, errAllOff // an all_off came after this command
 	}
 	before := o.switches
 	scheduled, err := b.setLocked(o, want, true, hold, ack)
@@ -524,15 +525,19 @@ func (b *Bridge) setOutput(ctx context.Context, o *output, v any, hold time.Dura
 		// optimistic value re-syncs.
 		b.record(o.cfg.ID, o.value, true, true)
 	}
+	now := o.value
+	o.dom.unlock()
 	if err == nil && scheduled {
+		b.log.Debug("interlock: switch-on scheduled after the dead time", "output", o.cfg.ID)
 		err = errScheduled
 	}
-	return o.value, err
+	return now, err
 }
 
 // driveExit drives every opened output to its exit state and stops its
 // timers; after it no change is accepted.
 func (b *Bridge) driveExit() {
+	var logs []func() // logged after the locks: no I/O under them
 	for _, o := range b.outList {
 		o.dom.lock()
 		b.cancelPendingLocked(o.dom, ErrClosed)
@@ -557,7 +562,10 @@ func (b *Bridge) driveExit() {
 		if o.isOnValue(v) {
 			for _, p := range o.peers {
 				if pv := p.o.exited; (pv != nil && p.o.isOnValue(pv)) || (pv == nil && p.o.isOn()) {
-					b.log.Warn("interlock: output exits off, a group member is on", "output", o.cfg.ID, "other", p.o.cfg.ID)
+					id, other := o.cfg.ID, p.o.cfg.ID
+					logs = append(logs, func() {
+						b.log.Warn("interlock: output exits off, a group member is on", "output", id, "other", other)
+					})
 					v = o.offValue()
 					break
 				}
@@ -565,11 +573,15 @@ func (b *Bridge) driveExit() {
 		}
 		if (o.out != nil || o.pwm != nil) && v != nil {
 			if err := o.drive(v); err != nil {
-				b.log.Error("exit state", "output", o.cfg.ID, "err", err)
+				id := o.cfg.ID
+				logs = append(logs, func() { b.log.Error("exit state", "output", id, "err", err) })
 			} else {
 				o.exited = v
 			}
 		}
 		o.dom.unlock()
+	}
+	for _, l := range logs {
+		l()
 	}
 }
