@@ -106,7 +106,7 @@ func parseQuery(r *http.Request, now time.Time) (query, error) {
 		return q, fmt.Errorf("format %q is not json or csv", f)
 	}
 	if s := v.Get("step"); s != "" {
-		d, err := time.ParseDuration(s)
+		d, err := parseDuration(s)
 		if err != nil || d < time.Second {
 			return q, fmt.Errorf("step %q is not a duration of at least 1s (e.g. 5m)", s)
 		}
@@ -131,7 +131,7 @@ func parseQuery(r *http.Request, now time.Time) (query, error) {
 		}
 		q.from = t
 	case since != "":
-		d, err := time.ParseDuration(since)
+		d, err := parseDuration(since)
 		if err != nil || d <= 0 {
 			return q, fmt.Errorf("since %q is not a positive duration (e.g. 24h)", since)
 		}
@@ -143,6 +143,18 @@ func parseQuery(r *http.Request, now time.Time) (query, error) {
 		return q, errors.New("from is after to")
 	}
 	return q, nil
+}
+
+// parseDuration is time.ParseDuration, plus whole days ("7d").
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func bearer(r *http.Request) string {

@@ -71,6 +71,7 @@ func TestHistoryAPI(t *testing.T) {
 		{"field=nope", "hub-tok", 404, `no history for field \"nope\"`},
 		{"", "hub-tok", 400, "field is required"},
 		{"field=air_temp&since=soon", "hub-tok", 400, "since"},
+		{"field=air_temp&since=xd", "hub-tok", 400, "since"},
 		{"field=air_temp&from=yesterday", "hub-tok", 400, "RFC 3339"},
 		{"field=air_temp&since=1h&from=2026-12-04T01:00:00Z", "hub-tok", 400, "not both"},
 		{"field=air_temp&step=1ms", "hub-tok", 400, "step"},
@@ -104,7 +105,7 @@ func TestHistoryAPI(t *testing.T) {
 	if len(a.Points) < 43199 {
 		t.Fatalf("24h raw: %d points", len(a.Points))
 	}
-	_, body, _ = get(t, srv, "field=air_temp&since=24h&step=15m", "hub-tok")
+	_, body, _ = get(t, srv, "field=air_temp&since=1d&step=15m", "hub-tok")
 	a = apiAnswer{}
 	_ = json.Unmarshal([]byte(body), &a)
 	if a.StepMs != 900_000 || len(a.Points) < 96 || len(a.Points) > 97 || len(a.Points[0]) != 4 {
