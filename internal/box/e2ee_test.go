@@ -18,11 +18,12 @@ import (
 	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/logtest"
+	"github.com/meshbox/meshbox/internal/pairing"
 	"github.com/meshbox/meshbox/internal/phonetest"
 	"github.com/meshbox/meshbox/internal/wire"
 )
 
-const e2eeToken = "e2ee-box-token"
+const e2eeToken = "e2ee-box-token-7f3a9c2e51"
 
 // wiretap is a plain WebSocket member (a guest on the Wi-Fi with the
 // token but not the key) that records every frame it is sent.
@@ -389,4 +390,47 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestEncryptedRoomRevokeRotatesKey: revoking a phone token (an owner
+// operation) rotates the room key; commands sealed with the old key stop
+// acting, the new key works, and the layout and QR carry the new key.
+func TestEncryptedRoomRevokeRotatesKey(t *testing.T) {
+	bx, board, url, _ := startE2EEBox(t)
+	old := bx.RoomKeys().Key()
+	v := bx.creds.admin.Do(pairing.Request{Op: "viewer", Label: "tablet"}, "test")
+	if !v.OK || v.Pairing == nil || v.Pairing.K != old.String() {
+		t.Fatalf("viewer: %+v", v)
+	}
+	if r := bx.creds.admin.Do(pairing.Request{Op: "revoke", ID: v.Token.ID}, "test"); !r.OK || r.Warning != "" {
+		t.Fatalf("revoke: %+v", r)
+	}
+	nk := bx.RoomKeys().Key()
+	if nk == old || bx.room.codec.Key() != nk {
+		t.Fatal("revoking a token did not rotate the room key")
+	}
+	const d = 15 * time.Second
+	phone := phonetest.Dial(t, url, phonetest.App("alice-phone", e2eeToken))
+	oldRoom, _ := e2ee.NewRoom(old, nil, e2ee.OpenerOptions{})
+	newRoom, _ := e2ee.NewRoom(nk, nil, e2ee.OpenerOptions{})
+	phone.SealedCmd(oldRoom, "lamp", true, "old")
+	phone.SealedCmd(newRoom, "fan", true, "new")
+	phone.ExpectSealed(newRoom, phonetest.Msg("command_ack", "cmd_id", "new", "ok", true), d)
+	if on, _ := board.OutputLevel(gpio.Line{Offset: 17}); on {
+		t.Fatal("a command sealed with the old key acted after the rotation")
+	}
+	req, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(strings.TrimSuffix(url, "/"), "ws")+"/layout.json", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eeToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), nk.String()) || strings.Contains(string(body), old.String()) {
+		t.Fatalf("layout after rotation: %.300s", body)
+	}
+	if q := bx.creds.admin.Do(pairing.Request{Op: "viewer", Label: "tablet 2"}, "test"); !q.OK || q.Pairing.K != nk.String() {
+		t.Fatalf("QR after rotation: %+v", q.Pairing)
+	}
 }
