@@ -48,8 +48,17 @@ func TestMQTTWithBridge(t *testing.T) {
 	w.WaitFor("homeassistant/button/boxm/door/config", "*", 5*time.Second)
 	w.WaitFor("homeassistant/number/boxm/dimmer/config", "*", 5*time.Second)
 	w.WaitFor("homeassistant/binary_sensor/boxm/button/config", "*", 5*time.Second)
-	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "mqtt-discovery.json")); err != nil || len(b) < 10 {
-		t.Errorf("discovery state file: %v %q", err, b)
+	// The bookkeeping file is written after the entries are queued (a crash
+	// in between still remembers the removed ones): wait for it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(cfg.StateDir, "mqtt-discovery.json"))
+		if err == nil && len(b) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("discovery state file: %v %q", err, b)
+			break
+		}
 	}
 
 	// The same sensor value on both sides.
