@@ -84,8 +84,7 @@ type Box struct {
 	relay    *relay.Server
 	mux      *http.ServeMux
 	hw       *hardware
-	window   *pairing.Window
-	creds    *creds // credential store, pairing tokens (creds.go)
+	creds    *creds // credential store, pairing window and tokens (creds.go)
 	ready    chan struct{}
 	comps    []component
 	runOnce  sync.Once
@@ -136,7 +135,7 @@ func New(opts Options) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.creds, b.window = cr, cr.manager.Window()
+	b.creds = cr
 	rcfg := opts.Relay
 	rcfg.AuthToken = opts.Token
 	rcfg.Credentials = cr.relayCredentials()

@@ -74,6 +74,9 @@ func (b *Box) openHistory() error {
 // box.
 func (b *Box) memberToken() func(string) bool {
 	creds := b.opts.Relay.Credentials
+	if creds == nil && b.creds != nil {
+		creds = b.creds.relayCredentials() // paired phones (controller, viewer)
+	}
 	if b.opts.Token == "" && creds == nil {
 		return nil
 	}
