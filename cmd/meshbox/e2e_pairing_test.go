@@ -255,6 +255,10 @@ func TestE2EPairingSurvivesKill9(t *testing.T) {
 		t.Fatalf("layout.json for the paired phone: %d", code)
 	}
 
+	// Its token reads the history like any member's (when history is on).
+	if code, body := credsReq(t, "GET", base+"/api/history?series=climate_temperature", phoneTok, ""); code == 401 || code == 403 {
+		t.Errorf("paired phone on /api/history: %d %s", code, body)
+	}
 	// A phone token opens no owner endpoint; the owner credential does.
 	if code, _ := credsReq(t, "POST", base+"/api/owner", phoneTok, `{"op":"tokens"}`); code != 403 {
 		t.Errorf("phone token on /api/owner: %d, want 403", code)

@@ -109,7 +109,15 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Credentials: store, Pairing: mgr,
+	admin := &pairing.Admin{Manager: mgr, Store: store, Logger: log,
+		Payload: func(tok, role string) pairing.Payload {
+			p := pay
+			p.Token, p.Role = tok, role
+			return p
+		},
+		Warning: func() string { return strings.Join(rs.Warnings(), "; ") },
+		Revoked: func(auth.Token) error { rs.Revalidate(); return nil }}
+	h = New(Options{Name: cfg.Name, URL: pay.URL, Channel: "home", Credentials: store, Pairing: mgr, Admin: admin,
 		Logger: log, PairingButton: "Button", Warning: warning, E2EEKey: keyOf,
 		Layout: func(tok string) ([]byte, error) { return l.WithToken(tok).JSON() }})
 	srv.Config.Handler = h.WithRelay(rs)

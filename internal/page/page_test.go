@@ -296,6 +296,11 @@ func TestOwnerAPI(t *testing.T) {
 	if w := post(owner, `{"op":"pair"}`); w.Code != 200 || !h.opts.Pairing.Open() {
 		t.Fatalf("owner pair: %d", w.Code)
 	}
+	// The relay's weak-token warning reaches the owner's page.
+	h.opts.Admin.Warning = func() string { return "the configured token is shorter than 16 characters" }
+	if w := post(owner, `{"op":"status"}`); !strings.Contains(w.Body.String(), `"warning":"the configured token is shorter than 16 characters"`) {
+		t.Fatalf("status without the relay's warning: %s", w.Body.String())
+	}
 	if w := post(owner, `{"op":"bogus"}`); w.Code != 400 {
 		t.Fatalf("bad op: %d", w.Code)
 	}

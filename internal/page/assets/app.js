@@ -574,10 +574,11 @@
     const cred = sessionStorage.getItem(OWNER_KEY) || '';
     const res = await fetch('/api/owner', { method: 'POST', cache: 'no-store',
       headers: { Authorization: 'Bearer ' + cred, 'Content-Type': 'application/json' }, body: JSON.stringify(req) });
-    if (res.status === 401 || res.status === 403) {
+    if (res.status === 401 || res.status === 403 || res.status === 429) {
       sessionStorage.removeItem(OWNER_KEY);
-      showOwnerLogin(await res.text());
-      throw new Error('owner credential refused');
+      const msg = (await res.text()).trim();
+      showOwnerLogin(msg);
+      throw new Error(msg);
     }
     const ct = res.headers.get('Content-Type') || '';
     if (!ct.startsWith('application/json')) throw new Error(await res.text());
