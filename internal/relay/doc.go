@@ -10,62 +10,21 @@
 //
 // # Connections
 //
-// Each connection has two goroutines: the reader reads and handles frames
-// strictly in order, and the writer is the only goroutine that writes to the
-// transport. ServeHTTP returns right after the upgrade, so net/http's
-// per-connection goroutine and buffers are released (an idle member costs
-// about 22 KB).
-// Handlers never block: they enqueue encoded frames on the recipient's
-// bounded queue. The writer drains the queue in batches and flushes each
-// batch with one system call (bufConn), with a write deadline of
-// Config.SendTimeout.
-//
-// # Credentials and scopes
-//
-// Config.AuthToken is a hub credential: full mesh rights, exactly the
-// reference relay's shared key, so the reference Python clients and servers
-// work unchanged (an empty AuthToken and no Credentials is an open relay:
-// every member is a hub). Config.Credentials (the token store) admits more
-// tokens, each with a Scope. The shared key is compared in constant time
-// (both sides hashed). ScopeController (a phone that actuates) broadcasts
-// and routes as its identify flags say but never monitors, never routes
-// across channels and broadcasts to its channel only. ScopeViewer is
-// read-only: it gets broadcasts and snapshots and may send
-// control_sync_request, but its command-shaped frames are not forwarded — a
-// broadcast_request whose payload msg_type is cmd, set or command gets the
-// reply {"error":"read-only","status":"failed"} and, when it carries "_cmd",
-// the broadcast a hub sends for a refused command, to the viewer only:
-// {"msg_type":"command_ack","cmd_id":…,"to":<viewer>,"ok":false,"error":"read-only"};
-// its route_msg and route_msg_noreply get "routing not allowed" (and the
-// same command_ack when the inner payload carries "_cmd"). A member with a
-// phone scope cannot take the name of a member with more rights (1008 "name
-// in use by a member with more rights"). Server.Members lists members with
-// their scope; Server.Revalidate closes members whose token was revoked.
-//
-// # Before identify
-//
-// An unidentified connection may send one frame of at most
-// Config.PreAuthMaxSize bytes (4 KiB; larger: 1009), and only identify is
-// parsed; after identify the limit is MaxSize. Besides the per-IP pending
-// cap (reference, 4429) a global cap, Config.MaxPending (128, well below
-// MaxConnections), closes the oldest unidentified socket when a new one
-// arrives (4429), so unidentified sockets from any number of addresses can
-// never fill MaxConnections. After Config.AuthFailures (10) refused tokens
-// from one IP, that IP is blocked for AuthFailBlock (1 s), doubling with
-// each further failure up to 5 minutes; while blocked, its identifies are
-// refused "unauthorized" without a token comparison. Log lines any client
-// can trigger (refused identifies, auth timeouts, rate limit, invalid
-// UTF-8) are rate-limited. No log line holds a token or a hash of one. A
-// configured token shorter than MinTokenLength (16) is logged as a WARN
-// at start and reported by Server.WeakToken and Server.Warnings.
-//
-// # Invalid UTF-8
-//
-// A frame (text or binary) that is not valid UTF-8 is never parsed or
-// forwarded: its sender is closed 1007 "invalid UTF-8" (what the
-// reference's websockets library does for a text frame), and nobody else
-// sees it, since every browser and the Python client drop a connection that
-// receives invalid UTF-8.
+// Each connection has a reader goroutine, which reads and handles frames
+// strictly in order, and at most one writer goroutine, the only one that
+// writes to the transport while it runs. ServeHTTP returns right after the
+// upgrade, so net/http's per-connection goroutine and buffers are released.
+// Once identified, the reader continues on a fresh goroutine (identify's
+// deep path grew the first one's stack) and writes welcome itself when no
+// writer runs; a writer is started by the next queued frame, keepalive
+// ping, pong or close, and exits after a second without work. An idle
+// member so costs one small goroutine and a few KB (BenchmarkIdleMembers).
+// Handlers never block: they enqueue frames on the recipient's bounded
+// queue. A broadcast is encoded once and shared by all its copies; each
+// recipient's writer writes a fresh id into its copy while framing the
+// batch straight into one buffer, sent with one system call and a write
+// deadline of Config.SendTimeout. Fan-out reads copy-on-write member lists
+// and takes no lock but the recipient queue's.
 //
 // # Overflow policy (slow consumers)
 //
@@ -100,8 +59,9 @@
 //
 // # Locking
 //
-// Server.mu guards the member tables and counters; conn.qmu guards a send
-// queue, conn.pmu the routes waiting on a member. Order: Server.mu before
+// Server.mu guards the member tables and counters (fan-out reads the
+// published snapshot instead); conn.qmu guards a send queue and the writer
+// state, conn.pmu the routes waiting on a member. Order: Server.mu before
 // conn.qmu or conn.pmu; qmu and pmu are never held together. Enqueueing
 // under Server.mu is fine (it never blocks); socket writes happen under no
 // relay lock.

@@ -58,7 +58,7 @@ type Server struct {
 	monitors  []*conn                    // registered members with can_monitor
 	view      atomic.Pointer[memberView] // all and byChan for fan-out, published under mu
 
-	wg sync.WaitGroup // two per connection: reader and writer
+	wg sync.WaitGroup // per connection: the reader, and the writer while one runs
 }
 
 // New builds a relay from cfg (zero fields take their defaults) that logs to
@@ -160,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The reader runs on its own goroutine so that net/http's connection
 	// goroutine, with its buffers and grown stack, ends now: an idle member
-	// then costs two small goroutines and a few KB.
+	// then costs one small goroutine and a few KB (see the package doc).
 	go c.run()
 }
 
