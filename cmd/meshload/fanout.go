@@ -122,6 +122,7 @@ func runFanout(ctx context.Context, o options, out io.Writer, fixedRate bool) (f
 		go func() { defer wg.Done(); s.run(st) }()
 	}
 	var acks atomic.Int64
+	pubSelf := &subscriber{}
 	go func() { // the publisher's own echoes and acks
 		buf := make([]byte, 0, 512)
 		for {
@@ -132,6 +133,16 @@ func runFanout(ctx context.Context, o options, out io.Writer, fixedRate bool) (f
 			buf = msg
 			if bytes.HasPrefix(valueAfter(msg[:min(len(msg), 96)], `"type"`), []byte(`"broadcast_request"`)) {
 				acks.Add(1)
+				// The publisher is in the window too: it reads an ack and its
+				// own echo per frame, and a relay reaps a publisher that
+				// falls a queue behind (slow consumer), like anyone else.
+				pubSelf.count.Store(acks.Load())
+				if st.waiting.Load() {
+					select {
+					case st.notify <- struct{}{}:
+					default:
+					}
+				}
 			}
 		}
 	}()
@@ -145,12 +156,13 @@ func runFanout(ctx context.Context, o options, out io.Writer, fixedRate bool) (f
 		tick = time.NewTicker(time.Second / time.Duration(max(o.rate, 1)))
 		defer tick.Stop()
 	}
+	windowed := append(subs[:len(subs):len(subs)], pubSelf)
 	t0 := time.Now()
 	deadline := t0.Add(o.duration)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if fixedRate {
 			<-tick.C
-		} else if !waitWindow(subs, st, sent-int64(o.window), deadline) {
+		} else if !waitWindow(windowed, st, sent-int64(o.window), deadline) {
 			break
 		}
 		frame = frame[:0]

@@ -19,8 +19,11 @@ import (
 // identify → welcome; broadcast_request → a broadcast to the sender's
 // channel (the sender included; every copy with its own id) and a
 // {"status":"sent"} reply. One reader and one writer goroutine per
-// connection; the writer sends each batch of queued frames with one write
-// system call. No auth, limits, roster, routing or keepalive.
+// connection; a broadcast is encoded once and its copies share the bytes,
+// the writer writing each copy's id while it frames the batch into one
+// buffer sent with one write system call (the same technique as meshbox,
+// so the comparison is with the best plain relay, not a naive one). No
+// auth, limits, roster, routing or keepalive.
 type minimalRelay struct {
 	up websocket.Upgrader
 
@@ -30,11 +33,18 @@ type minimalRelay struct {
 }
 
 type minConn struct {
+	r    *minimalRelay
 	ws   *websocket.Conn
 	nc   net.Conn
 	mu   sync.Mutex
-	q    [][]byte
+	q    []minMsg
 	wake chan struct{}
+}
+
+// minMsg is a queued frame; shared copies get their id written at b[7:43].
+type minMsg struct {
+	b      []byte
+	shared bool
 }
 
 func newMinimalRelay() *minimalRelay {
@@ -47,7 +57,7 @@ func (m *minimalRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &minConn{ws: ws, nc: ws.NetConn(), wake: make(chan struct{}, 1)}
+	c := &minConn{r: m, ws: ws, nc: ws.NetConn(), wake: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	go c.writeLoop(done)
 	channel := ""
@@ -90,23 +100,26 @@ func (m *minimalRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			m.mu.Lock()
 			m.byChan[channel] = append(m.byChan[channel], c)
 			m.mu.Unlock()
-			c.push(m.frame("welcome", []byte(`{"id":"`+m.id()+`","name":`+strconv.Quote(p.Name)+`}`), ""))
+			c.push(minMsg{b: m.frame("welcome", []byte(`{"id":"`+m.id()+`","name":`+strconv.Quote(p.Name)+`}`), "")})
 		case f.Type == "broadcast_request" && channel != "":
+			shared := minMsg{b: m.frame("broadcast", f.Payload, ""), shared: true}
 			m.mu.RLock()
 			for _, t := range m.byChan[channel] {
-				t.push(m.frame("broadcast", f.Payload, ""))
+				t.push(shared)
 			}
 			m.mu.RUnlock()
-			c.push(m.frame(f.Type, []byte(`{"status":"sent"}`), f.ID))
+			c.push(minMsg{b: m.frame(f.Type, []byte(`{"status":"sent"}`), f.ID)})
 		}
 	}
 }
 
-func (m *minimalRelay) id() string {
+func (m *minimalRelay) id() string { return string(m.appendID(nil)) }
+
+// appendID appends a fresh 36-character id.
+func (m *minimalRelay) appendID(u []byte) []byte {
 	n := m.ctr.Add(1)
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[8:], n)
-	u := make([]byte, 0, 36)
 	const hex = "0123456789abcdef"
 	for i, x := range b {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
@@ -114,7 +127,7 @@ func (m *minimalRelay) id() string {
 		}
 		u = append(u, hex[x>>4], hex[x&15])
 	}
-	return string(u)
+	return u
 }
 
 func (m *minimalRelay) frame(typ string, payload []byte, replyTo string) []byte {
@@ -133,7 +146,7 @@ func (m *minimalRelay) frame(typ string, payload []byte, replyTo string) []byte 
 	return append(b, '}')
 }
 
-func (c *minConn) push(b []byte) {
+func (c *minConn) push(b minMsg) {
 	c.mu.Lock()
 	c.q = append(c.q, b)
 	c.mu.Unlock()
@@ -147,7 +160,7 @@ func (c *minConn) push(b []byte) {
 // one buffer and writes it with one system call.
 func (c *minConn) writeLoop(done <-chan struct{}) {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var spare [][]byte
+	var spare []minMsg
 	for {
 		select {
 		case <-done:
@@ -158,7 +171,8 @@ func (c *minConn) writeLoop(done <-chan struct{}) {
 		batch := c.q
 		c.q = spare[:0]
 		c.mu.Unlock()
-		for _, m := range batch {
+		for _, msg := range batch {
+			m := msg.b
 			var h [10]byte
 			h[0] = 0x81 // FIN, text
 			n := 2
@@ -175,7 +189,14 @@ func (c *minConn) writeLoop(done <-chan struct{}) {
 				n = 10
 			}
 			_, _ = bw.Write(h[:n])
-			_, _ = bw.Write(m)
+			if msg.shared {
+				var id [36]byte
+				_, _ = bw.Write(m[:7])
+				_, _ = bw.Write(c.r.appendID(id[:0]))
+				_, _ = bw.Write(m[43:])
+			} else {
+				_, _ = bw.Write(m)
+			}
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if bw.Flush() != nil {
