@@ -108,7 +108,10 @@ func TestMetricsOfARunningBox(t *testing.T) {
 	bx, url := runBox(t, board)
 	cfg := bx.Config()
 
-	s := scrapeUntil(t, url, "every sensor up", allUp(cfg))
+	scrapeUntil(t, url, "every sensor up", allUp(cfg))
+	// Families are collected one after the other: scrape again now that
+	// every sensor has read, so no value family was collected before.
+	s := metricstest.Get(t, url)
 	_, snap := bx.Bridge().Snapshot()
 	n := 0
 	for _, c := range bridge.Controls(cfg) {
@@ -177,11 +180,15 @@ func TestMetricsOfARunningBox(t *testing.T) {
 		t.Fatalf("demo sensor 0 = %+v", climate)
 	}
 	board.Bus(climate.Bus).SetFault(climate.Address, errors.New("simulated fault: no ACK"))
-	s = scrapeUntil(t, url, "climate down", func(s *metricstest.Scrape) bool {
+	scrapeUntil(t, url, "climate down", func(s *metricstest.Scrape) bool {
 		up, _ := s.Value("meshbox_sensor_up", "sensor", "climate")
 		errs, _ := s.Value("meshbox_sensor_read_errors_total", "sensor", "climate")
 		return up == 0 && errs >= 1
 	})
+	s = metricstest.Get(t, url) // every family collected after the failure
+	if up, _ := s.Value("meshbox_sensor_up", "sensor", "climate"); up != 0 {
+		t.Fatalf("climate up again while faulted:\n%s", s)
+	}
 	for _, fam := range []string{"meshbox_temperature_celsius", "meshbox_humidity_ratio", "meshbox_pressure_pascals"} {
 		if v, ok := s.Value(fam, "sensor", "climate"); ok {
 			t.Errorf("%s{sensor=climate} = %v while the sensor fails: a frozen value", fam, v)
