@@ -291,3 +291,26 @@ func TestRootInstallSymlinkSwap(t *testing.T) {
 		safe("swapped bin directory")
 	})
 }
+
+// TestRunnableAsRoot: root never execs an update the service user owns.
+func TestRunnableAsRoot(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "meshbox")
+	if err := os.WriteFile(f, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := runnable(f, 1000); err != nil {
+		t.Errorf("the service user may run its own update: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the file to another uid")
+	}
+	if err := runnable(f, 0); err != nil {
+		t.Errorf("root may run a root-owned update: %v", err)
+	}
+	if err := os.Chown(f, attackerUID, attackerUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := runnable(f, 0); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("root would run the service user's file: %v", err)
+	}
+}

@@ -26,13 +26,9 @@ func (u *Updater) Start(ctx context.Context, argv, environ []string) (*Rollback,
 	if plan.Exec == "" {
 		return plan.RolledBack, nil
 	}
-	if st, err := os.Stat(plan.Exec); err == nil && os.Geteuid() == 0 {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
-			// The service user installed it: root must not run it.
-			u.logger().Warn("update: running as root: not running the installed update (it belongs to the service user); start meshbox as that user",
-				"path", plan.Exec, "uid", sys.Uid)
-			return plan.RolledBack, nil
-		}
+	if err := runnable(plan.Exec, os.Geteuid()); err != nil {
+		u.logger().Warn("update: not running the installed update; start meshbox as the service user", "path", plan.Exec, "err", err)
+		return plan.RolledBack, nil
 	}
 	args := append([]string{plan.Exec}, argv[1:]...)
 	env := append(slices.Clone(environ), EnvChild+"=1")
@@ -43,4 +39,21 @@ func (u *Updater) Start(ctx context.Context, argv, environ []string) (*Rollback,
 		return nil, fmt.Errorf("update: exec %s: %v; rollback: %w", plan.Exec, execErr, err)
 	}
 	return &rb, nil
+}
+
+// runnable refuses to let root (euid 0) exec an installed update that
+// belongs to another user: the service user (or whoever owns the state
+// directory) could have put anything there.
+func runnable(path string, euid int) error {
+	if euid != 0 {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+		return fmt.Errorf("running as root, and %s belongs to uid %d", path, sys.Uid)
+	}
+	return nil
 }
