@@ -35,7 +35,7 @@ func updateCmd(ctx context.Context, env *Env, args []string) error {
 	keyFile := fs.String("key", update.DefaultKeyFile, "update public key of the local box (when it exists, only signed binaries are installed)")
 	restart := fs.Bool("restart", true, "restart meshbox.service after a local install")
 	box := fs.String("box", "", "push to a running box instead: http://HOST:8765")
-	token := fs.String("token", "", "owner credential for -box (default $MESH_AUTH_TOKEN)")
+	token := fs.String("token", "", "owner credential for -box (sudo meshbox owner-token on the box; default $MESHBOX_OWNER_TOKEN)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := parseFlags(env, fs, args,
 		"usage: meshbox update [-sha256 HEX] [-sig FILE] [-state DIR] [-restart=false] URL|FILE",
@@ -54,10 +54,10 @@ func updateCmd(ctx context.Context, env *Env, args []string) error {
 	tok := *token
 	if *box != "" {
 		if tok == "" && env.Getenv != nil {
-			tok = env.Getenv("MESH_AUTH_TOKEN")
+			tok = env.Getenv("MESHBOX_OWNER_TOKEN")
 		}
 		if tok == "" {
-			return usageError("update -box needs the owner credential: -token or MESH_AUTH_TOKEN")
+			return usageError("update -box needs the owner credential: -token or MESHBOX_OWNER_TOKEN (sudo meshbox owner-token on the box prints it; member tokens cannot install updates)")
 		}
 	}
 	bin, sig, cleanup, err := fetchUpdate(ctx, env, src, *sigFlag)

@@ -102,7 +102,7 @@ func TestUpdateCmd(t *testing.T) {
 			Updater: u, Authorize: update.BearerAuthorizer(func() string { return "tok" }), Restart: func() { restarted <- struct{}{} },
 		}))
 		defer srv.Close()
-		env, out, _ := updEnv(map[string]string{"MESH_AUTH_TOKEN": "tok"})
+		env, out, _ := updEnv(map[string]string{"MESHBOX_OWNER_TOKEN": "tok"})
 		box := "ws://" + strings.TrimPrefix(srv.URL, "http://") // the pairing URL works too
 		if err := updateCmd(ctx, env, []string{"-box", box, "-sha256", sum, bin}); err != nil {
 			t.Fatal(err)

@@ -98,6 +98,7 @@ environment:
   MESH_CHANNEL       channel of send/request/listen/set/nodes (default home, the bridge's channel)
   MESHBOX_STATE_DIR  state directory: tokens, owner credential, restore states (default the config's state_dir, /var/lib/meshbox)
   MESHBOX_LOG_LEVEL  debug, info (default), warn or error
+  MESHBOX_OWNER_TOKEN owner credential of meshbox update -box (sudo meshbox owner-token on the box)
   MESHBOX_UPDATE_KEY update public key (default /etc/meshbox/update.pub; when it exists only signed updates install)
   MESHBOX_SIGNING_KEY private key of keygen and sign (default ~/.config/meshbox/update.key)
   relay limits (override the config's relay: section):

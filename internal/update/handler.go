@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,6 +69,7 @@ func Handler(o HandlerOptions) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	refusals := &refusalLog{every: time.Minute}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -79,13 +81,15 @@ func Handler(o HandlerOptions) http.Handler {
 			authErr = o.Authorize(r)
 		}
 		if authErr != nil {
+			// Anyone on the LAN can send these: logged at most once a minute.
+			if n, ok := refusals.allow(time.Now()); ok {
+				logger.Warn("update refused: not the owner credential", "remote", r.RemoteAddr, "reason", authErr.Error(), "suppressed", n)
+			}
 			if errors.Is(authErr, ErrForbidden) {
-				logger.Warn("update refused: credential may not install updates", "remote", r.RemoteAddr, "reason", authErr.Error())
 				reply(w, http.StatusForbidden, "failed", authErr.Error())
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meshbox"`)
-			logger.Warn("update refused: bad or missing owner credential", "remote", r.RemoteAddr)
 			reply(w, http.StatusUnauthorized, "failed", authErr.Error())
 			return
 		}
@@ -144,4 +148,27 @@ func reply(w http.ResponseWriter, code int, status, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "error": msg})
+}
+
+// refusalLog lets one log line through per interval and counts the rest.
+type refusalLog struct {
+	every time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many lines were suppressed
+// since the last one logged.
+func (l *refusalLog) allow(now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		return 0, false
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return n, true
 }

@@ -314,3 +314,31 @@ func TestRunnableAsRoot(t *testing.T) {
 		t.Errorf("root would run the service user's file: %v", err)
 	}
 }
+
+// TestRefusedCredentialsLogOnce: a LAN flood of wrong credentials on
+// /update is one log line a minute, not one a request.
+func TestRefusedCredentialsLogOnce(t *testing.T) {
+	logs := logtest.New(t)
+	u := newUpdater(t, "1.0.0")
+	srv := httptest.NewServer(Handler(HandlerOptions{Updater: u, Logger: logs.Logger(),
+		Authorize: BearerAuthorizer(func() string { return "owner-credential" })}))
+	defer srv.Close()
+	for i := range 50 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/update", strings.NewReader("x"))
+		req.Header.Set("Authorization", "Bearer guess-"+string(rune('a'+i%26)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong credential: %d, want 401", resp.StatusCode)
+		}
+	}
+	if got := logs.Matching("update refused: not the owner credential"); len(got) != 1 {
+		t.Fatalf("%d refusal lines for 50 requests, want 1:\n%s", len(got), logs.String())
+	}
+	if strings.Contains(logs.String(), "guess-") {
+		t.Fatal("a refused credential was logged")
+	}
+}
