@@ -45,9 +45,10 @@ func (l *lockedBuf) String() string {
 
 // credsBox is one meshbox child process on the simulated board.
 type credsBox struct {
-	cmd  *exec.Cmd
-	logs *lockedBuf
-	addr string // 127.0.0.1:PORT
+	cmd    *exec.Cmd
+	logs   *lockedBuf
+	addr   string        // 127.0.0.1:PORT
+	exited chan struct{} // closed once the process was reaped
 }
 
 var servingRE = regexp.MustCompile(`msg="meshbox serving".* listen=(127\.0\.0\.1:\d+)`)
@@ -63,6 +64,7 @@ func startCredsBox(t *testing.T, bin string, env []string) *credsBox {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
+	b.exited = exited
 	go func() { _ = b.cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = b.cmd.Process.Signal(syscall.SIGTERM)
@@ -100,8 +102,10 @@ func (b *credsBox) kill9(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 1000 && b.cmd.ProcessState == nil; i++ {
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-b.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("meshbox did not die on SIGKILL")
 	}
 }
 
