@@ -2,6 +2,7 @@ package relay
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -278,11 +279,14 @@ func (c *conn) teardown() {
 			s.openPipes--
 		}
 	}
-	if c.registered {
+	left := c.registered
+	if left {
 		s.removeLocked(c)
 		s.pushRosterLocked()
-		c.logger().Info("relay: left", "channel", c.ident.channel)
 	}
 	s.mu.Unlock()
+	if left {
+		c.logger().Log(context.Background(), memberLevel(c.pipe, c.ident.name), "relay: left", "channel", c.ident.channel)
+	}
 	c.failPending()
 }

@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"context"
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
@@ -42,8 +45,15 @@ func (s *Server) releaseSlotLocked(c *conn) {
 // and pushes the roster (including the joiner) to every monitor — all under
 // one lock, so no broadcast can slip in before welcome.
 func (s *Server) register(c *conn, ident identity) {
+	// Log lines are written after the unlock: no I/O under s.mu.
+	var logs []func()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer func() {
+		s.mu.Unlock()
+		for _, f := range logs {
+			f()
+		}
+	}()
 	s.releaseSlotLocked(c)
 	if s.closed {
 		c.requestClose(websocket.CloseGoingAway, "server shutting down")
@@ -57,7 +67,9 @@ func (s *Server) register(c *conn, ident identity) {
 			// A phone credential cannot take the name of a member with more
 			// rights (a hub): it would receive the hub's routed requests.
 			s.stats.rejected.Add(1)
-			c.logger().Warn("relay: name belongs to a member with more rights, refused", "name", ident.name, "scope", ident.scope.String())
+			logs = append(logs, func() {
+				c.logger().Warn("relay: name belongs to a member with more rights, refused", "name", ident.name, "scope", ident.scope.String())
+			})
 			c.requestClose(websocket.ClosePolicyViolation, reasonNameTaken)
 			return
 		}
@@ -66,12 +78,12 @@ func (s *Server) register(c *conn, ident identity) {
 			// network: a phone misnamed "meshbox" would otherwise take the
 			// hub's name and the two would evict each other forever.
 			s.stats.rejected.Add(1)
-			c.logger().Warn("relay: name belongs to an in-process member, refused", "name", ident.name)
+			logs = append(logs, func() { c.logger().Warn("relay: name belongs to an in-process member, refused", "name", ident.name) })
 			c.requestClose(websocket.ClosePolicyViolation, reasonNameReserved)
 			return
 		}
 		s.removeLocked(old)
-		old.logger().Info("relay: evicted by a newer connection with the same name")
+		logs = append(logs, func() { old.logger().Info("relay: evicted by a newer connection with the same name") })
 		old.requestClose(websocket.CloseNormalClosure, "replaced by a newer connection with the same name")
 	}
 	id := uuid.NewString()
@@ -94,8 +106,22 @@ func (s *Server) register(c *conn, ident identity) {
 	c.sendFirst(s.frame(nil, "welcome", p, ""))
 	s.publishLocked() // after welcome: no broadcast reaches c before it
 	s.pushRosterLocked()
-	c.logger().Info("relay: joined", "channel", ident.channel, "role", ident.role, "scope", ident.scope.String(),
-		"can_broadcast", ident.canBroadcast, "can_route", ident.canRoute, "can_monitor", ident.canMonitor)
+	logs = append(logs, func() {
+		c.logger().Log(context.Background(), memberLevel(c.pipe, ident.name), "relay: joined", "channel", ident.channel,
+			"role", ident.role, "scope", ident.scope.String(),
+			"can_broadcast", ident.canBroadcast, "can_route", ident.canRoute, "can_monitor", ident.canMonitor)
+	})
+}
+
+// memberLevel is the level of a member's joined/left lines: DEBUG for the
+// box's in-process members and for meshbox's own page and CLI, which
+// connect for seconds at every page load or command ("page-…",
+// "meshbox-cli-…"); INFO for phones and every other client.
+func memberLevel(pipe bool, name string) slog.Level {
+	if pipe || strings.HasPrefix(name, "page-") || strings.HasPrefix(name, "meshbox-cli-") {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // unregister takes c out of the tables now (reaping) and tells the monitors.

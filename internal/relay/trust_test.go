@@ -443,3 +443,20 @@ func (c *client) identifyWith(name, token string) {
 	c.t.Helper()
 	c.send("identify", map[string]any{"name": name, "token": token})
 }
+
+func TestMemberLogLevel(t *testing.T) {
+	for _, c := range []struct {
+		pipe bool
+		name string
+		want slog.Level
+	}{
+		{true, "meshbox", slog.LevelDebug},
+		{false, "page-1a2b3c", slog.LevelDebug},
+		{false, "meshbox-cli-4d5e6f", slog.LevelDebug},
+		{false, "alices-phone", slog.LevelInfo},
+	} {
+		if got := memberLevel(c.pipe, c.name); got != c.want {
+			t.Errorf("memberLevel(%v, %q) = %v, want %v", c.pipe, c.name, got, c.want)
+		}
+	}
+}
