@@ -48,7 +48,7 @@ func findChromium(t *testing.T) string {
 type box struct {
 	board  *simhost.Board
 	bridge *bridge.Bridge
-	url    string // http://127.0.0.1:PORT
+	url    string          // http://127.0.0.1:PORT
 	pay    pairing.Payload // without a token
 	pushes chan layout.PushResult
 	store  *auth.Store
