@@ -75,6 +75,20 @@ func TestAutomationsOnThePage(t *testing.T) {
 		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("notification not on the page: %v", err)
 	}
+	// The sim panel (simulated board only) forces a reading: the vent rule
+	// switches the fan, which the page shows.
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(`#sim`),
+		chromedp.SetValue(`#sim-target`, "air_humidity"),
+		chromedp.SetValue(`#sim-value`, "92"),
+		chromedp.Click(`#sim-set`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`[data-control="vent_fan"] .val[data-value="true"]`),
+	); err != nil {
+		t.Fatalf("sim panel: %v", err)
+	}
+	if got, err := chromedp.Run(bctx, chromedp.Text(`#sim-result`)); err != nil || got != "ok" {
+		t.Errorf("sim result %q %v", got, err)
+	}
 }
 
 // sendSim sends one acked sim frame as a phone.

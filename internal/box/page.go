@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,10 +201,11 @@ func (b *Box) routes() error {
 		Name: b.cfg.Name, URL: payload.URL, Channel: payload.Channel, OpenRelay: c.open,
 		Credentials: c.store, Pairing: c.manager, Admin: c.admin,
 		PairingButton: ps.pairingLabel, Hosts: boxHosts(b.cfg), Logger: log, Warning: b.pageWarning("`"),
-		E2EEKey: b.room.key,
-		Layout:  ps.layoutJSON,
-		Health:  b.health,
-		Metrics: b.metrics.reg.WritePrometheus,
+		SimTargets: b.simTargets(),
+		E2EEKey:    b.room.key,
+		Layout:     ps.layoutJSON,
+		Health:     b.health,
+		Metrics:    b.metrics.reg.WritePrometheus,
 	})
 	b.mux.Handle("/", h)
 	b.mountUpdate()
@@ -329,4 +331,21 @@ func (ps *pageState) current() *layout.Layout {
 // key); without a token, neither.
 func (ps *pageState) layoutJSON(tok string) ([]byte, error) {
 	return ps.current().WithToken(tok).JSON()
+}
+
+// simTargets are the sensor fields and inputs the page's sim panel can
+// force (nil on real hardware).
+func (b *Box) simTargets() []string {
+	if b.hw.sim == nil {
+		return nil
+	}
+	var ids []string
+	for k := range b.cfg.MetricFields() {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	for _, in := range b.cfg.Inputs {
+		ids = append(ids, in.ID)
+	}
+	return ids
 }

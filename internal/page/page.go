@@ -67,7 +67,10 @@ type Options struct {
 	// reached from the LAN. `Quoted` parts are shown as code, like in the
 	// pairing hint.
 	Warning string
-	Logger  *slog.Logger
+	// SimTargets, on the simulated board, are the sensor fields and inputs
+	// the page's sim panel can force ({"msg_type":"sim"}); nil: no panel.
+	SimTargets []string
+	Logger     *slog.Logger
 }
 
 // Handler serves the page and its endpoints.

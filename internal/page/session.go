@@ -69,6 +69,8 @@ type sessionInfo struct {
 	// a member or with a token.
 	E2EE bool   `json:"e2ee,omitempty"`
 	Key  string `json:"key,omitempty"`
+	// Sim lists what the sim panel can force (simulated board only).
+	Sim []string `json:"sim,omitempty"`
 }
 
 // session: without a credential, after pairing closed, only the name and
@@ -88,6 +90,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.URL, s.PageURL, s.Channel = h.opts.URL, pairing.HTTPURL(h.opts.URL), h.opts.Channel
+	s.Sim = h.opts.SimTargets
 	s.Pairing.Open = open || h.opts.OpenRelay
 	if open {
 		win := h.opts.Pairing.Window()

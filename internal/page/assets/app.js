@@ -377,6 +377,32 @@
     if (synced.has(ctl.def.id)) ctl.set(synced.get(ctl.def.id));
   }
 
+  // The sim panel (simulated board): force a sensor field or an input
+  // ({"msg_type":"sim"}), or release it (null); the box acks.
+  const simPending = new Set();
+  let simReady = false;
+  function setupSim(targets) {
+    simReady = true;
+    const sel = $('sim-target');
+    for (const id of targets) sel.append(el('option', { value: id, text: id }));
+    const go = (value) => {
+      const cmd = uuid();
+      simPending.add(cmd);
+      $('sim-result').textContent = '…';
+      if (!send('broadcast_request', { msg_type: 'sim', target: sel.value, value, _cmd: cmd, _from: me })) {
+        $('sim-result').textContent = 'not connected';
+      }
+    };
+    $('sim-set').addEventListener('click', () => {
+      const raw = $('sim-value').value.trim();
+      const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+      if (typeof value === 'number' && (raw === '' || !Number.isFinite(value))) { $('sim-result').textContent = 'a number, true or false'; return; }
+      go(value);
+    });
+    $('sim-release').addEventListener('click', () => go(null));
+    $('sim').hidden = false;
+  }
+
   function settle(cmd, ok, error) {
     const ctl = pending.get(cmd);
     if (!ctl) return;
@@ -401,6 +427,10 @@
       return;
     }
     if (p.msg_type === 'command_ack') {
+      if (p.to === me && simPending.delete(p.cmd_id)) {
+        $('sim-result').textContent = p.ok !== false ? 'ok' : (p.error || 'refused');
+        return;
+      }
       if (p.to === me) settle(p.cmd_id, p.ok !== false, p.error);
       return;
     }
@@ -564,6 +594,7 @@
     $('box-channel').textContent = session.channel || '–';
     $('forget-wrap').hidden = !token;
     if (session.warning) { setHint($('warning'), session.warning); $('warning').hidden = false; }
+    if (Array.isArray(session.sim) && session.sim.length && !simReady) setupSim(session.sim);
     room = session.e2ee && session.key ? globalThis.meshboxRoom.create(session.key) : null;
     $('e2ee').hidden = !session.e2ee;
   }
