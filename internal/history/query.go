@@ -190,9 +190,8 @@ func (s *Store) Stats() Stats {
 			}
 		}
 	}
+	st.LastWriteErr = s.stats.lastErr
 	s.mu.Unlock()
-	s.flushMu.Lock()
-	st.BytesWritten, st.Bursts, st.WriteErrors, st.LastWriteErr = s.stats.bytes, s.stats.bursts, s.stats.errors, s.stats.lastErr
-	s.flushMu.Unlock()
+	st.BytesWritten, st.Bursts, st.WriteErrors = s.stats.bytes.Load(), s.stats.bursts.Load(), s.stats.errors.Load()
 	return st
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,16 +47,16 @@ type Store struct {
 	// refused counts points for series beyond MaxSeries.
 	refused uint64
 
-	flushMu sync.Mutex // serialises flushes (held across file I/O, never by Add or Query)
+	flushMu sync.Mutex // serialises flushes (held across file I/O, never by Add, Query or Stats)
 	retry   [tiers][]byte
-	stats   ioStats
+	stats   ioStats // atomics; lastErr guarded by mu
 	// midWrite, when set (tests), runs after the first half of a burst is
 	// written and before the rest.
 	midWrite func()
 }
 
 type ioStats struct {
-	bytes, bursts, errors uint64
+	bytes, bursts, errors atomic.Uint64
 	lastErr               string
 }
 
@@ -211,8 +212,10 @@ func (s *Store) Flush() error {
 				rec = nil // give up rather than grow without bound
 			}
 			s.retry[i] = rec
-			s.stats.errors++
+			s.stats.errors.Add(1)
+			s.mu.Lock()
 			s.stats.lastErr = err.Error()
+			s.mu.Unlock()
 			continue
 		}
 		s.retry[i] = nil
@@ -254,8 +257,8 @@ func (s *Store) write(i int, now time.Time, rec []byte) error {
 	if err != nil {
 		return fmt.Errorf("history: write %s: %w", path, err)
 	}
-	s.stats.bytes += uint64(len(rec))
-	s.stats.bursts++
+	s.stats.bytes.Add(uint64(len(rec)))
+	s.stats.bursts.Add(1)
 	return nil
 }
 

@@ -72,16 +72,16 @@ func TestRollupsOnAFakeClock(t *testing.T) {
 func TestRetentionOnAFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		// Flushing every 24 h keeps the test fast (each flush syncs files).
-		s := openT(t, Options{Dir: dir, FlushInterval: 24 * time.Hour, noSync: true})
+		// Flushing every 48 h keeps the test fast (each flush syncs files).
+		s := openT(t, Options{Dir: dir, FlushInterval: 48 * time.Hour, noSync: true})
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = s.Run(ctx) })
 		start := time.Now()
-		// 400 days, a reading every 30 minutes.
-		for i := range 400 * 48 {
+		// 400 days, a reading every hour.
+		for i := range 400 * 24 {
 			s.Add("air_temp", time.Now(), sample(i))
-			time.Sleep(30 * time.Minute)
+			time.Sleep(time.Hour)
 		}
 		now := time.Now()
 		cancel()
@@ -96,15 +96,15 @@ func TestRetentionOnAFakeClock(t *testing.T) {
 				t.Fatal("15m tier keeps more than a year")
 			}
 			week, _ := s.Query("air_temp", now.Add(-7*24*time.Hour), now, 0)
-			if week.Tier != "1m" || len(week.Times) < 7*48-1 || len(week.Times) > 7*48+1 {
+			if week.Tier != "1m" || len(week.Times) < 7*24-1 || len(week.Times) > 7*24+1 {
 				t.Fatalf("week: %q %d", week.Tier, len(week.Times))
 			}
 			day, _ := s.Query("air_temp", now.Add(-24*time.Hour), now, 0)
-			if day.Tier != "raw" || len(day.Times) != 48 {
+			if day.Tier != "raw" || len(day.Times) != 24 {
 				t.Fatalf("day: %q %d", day.Tier, len(day.Times))
 			}
 			st := s.Stats()
-			if st.Points[0] > 48+blockCap || st.Points[1] > 7*48+blockCap || st.Points[2] > 365*96+blockCap { // blocks expire whole
+			if st.Points[0] > 24+blockCap || st.Points[1] > 7*24+blockCap || st.Points[2] > 365*96+blockCap { // blocks expire whole
 				t.Fatalf("points kept beyond retention: %v", st.Points)
 			}
 		}
