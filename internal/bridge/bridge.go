@@ -106,6 +106,7 @@ type Bridge struct {
 	shutOnce    sync.Once
 	stats       counters
 	logLimit    logLimiter
+	linked      linkedTable // announced linked boxes (linked.go)
 }
 
 // New opens every output and input of cfg on host and drives each output

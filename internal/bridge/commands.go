@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // inMsg is a command payload, read leniently (any field may have any type).
@@ -39,8 +40,11 @@ func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
 	if !ok {
 		return
 	}
-	switch mt {
-	case "control_sync_request":
+	switch {
+	case mt == "box_announce":
+		b.linked.heard(m, time.Now())
+	case b.forLinkedBox(m, mt):
+	case mt == "control_sync_request":
 		b.SendSnapshot(m.str("from"))
 	default:
 		_, err := b.execute(ctx, mt, m, b.offGen.Load())
@@ -58,7 +62,7 @@ func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
 		return nil, "", false
 	}
 	switch mt = m.str("msg_type"); mt {
-	case "cmd", "set", "command", "control_sync_request", "sim":
+	case "cmd", "set", "command", "control_sync_request", "sim", "box_announce":
 		return m, mt, true
 	}
 	return nil, "", false

@@ -54,6 +54,10 @@ func (b *Bridge) Receive(payload json.RawMessage) {
 		return
 	}
 	switch {
+	case mt == "box_announce":
+		b.linked.heard(m, time.Now())
+	case b.forLinkedBox(m, mt):
+		// the linked box applies and acks it
 	case mt == "control_sync_request":
 		b.SendSnapshot(m.str("from"))
 	case b.closing.Load():

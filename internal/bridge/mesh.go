@@ -77,7 +77,7 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		queue = DefaultMemberQueue
 	}
 	m := &Member{
-		b: b, prefix: jo.Prefix, log: log, cipher: jo.Cipher,
+		b: b, prefix: jo.Prefix, name: name, log: log, cipher: jo.Cipher,
 		joined:   make(chan struct{}),
 		resync:   make(chan struct{}, 1),
 		offSince: time.Now(),
@@ -157,6 +157,7 @@ type Member struct {
 	b      *Bridge
 	sub    *Subscription
 	prefix string
+	name   string
 	cipher Cipher // nil: clear text
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -215,11 +216,16 @@ func (m *Member) Dropped() uint64 { return m.sub.Dropped() }
 // send is the member's one writer of bridge frames: events in order, and
 // a control_snapshot after each admission.
 func (m *Member) send(ctx context.Context) {
+	tick := time.NewTicker(AnnounceEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-m.resync:
+			m.announce(ctx)
 			v, controls := m.b.Snapshot()
 			m.write(ctx, Event{Kind: EventSnapshot, V: v, Controls: controls})
+		case <-tick.C:
+			m.announce(ctx)
 		case ev, ok := <-m.sub.C():
 			if !ok {
 				return

@@ -1,0 +1,54 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func announceMsg(t *testing.T, s string) inMsg {
+	t.Helper()
+	var m inMsg
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestLinkedTable(t *testing.T) {
+	var lt linkedTable
+	now := time.Unix(1000, 0)
+	for _, bad := range []string{
+		`{"box":"g"}`, `{"prefix":"g."}`, `{"box":1,"prefix":"g."}`, `{"box":"g","prefix":["g."]}`,
+		fmt.Sprintf(`{"box":"g","prefix":%q}`, strings.Repeat("x", maxPrefixLen+1)),
+	} {
+		lt.heard(announceMsg(t, bad), now)
+	}
+	if len(lt.boxes) != 0 {
+		t.Fatalf("bad announces kept: %v", lt.boxes)
+	}
+	lt.heard(announceMsg(t, `{"box":"garage","prefix":"garage."}`), now)
+	if got := lt.owner("garage.lamp", now); got != "garage" {
+		t.Errorf("owner(garage.lamp) = %q", got)
+	}
+	if got := lt.owner("lamp", now); got != "" {
+		t.Errorf("owner(lamp) = %q", got)
+	}
+	if got := lt.owner("garage.lamp", now.Add(LinkedFor+time.Second)); got != "" {
+		t.Errorf("owner after %v unheard = %q, want forgotten", LinkedFor, got)
+	}
+	for i := range 2 * maxLinked {
+		lt.heard(announceMsg(t, fmt.Sprintf(`{"box":"b%d","prefix":"b%d."}`, i, i)), now)
+	}
+	if len(lt.boxes) > maxLinked {
+		t.Errorf("%d linked boxes kept, bound is %d", len(lt.boxes), maxLinked)
+	}
+	// expired entries make room for a new box
+	later := now.Add(LinkedFor + time.Second)
+	lt.heard(announceMsg(t, `{"box":"late","prefix":"late."}`), later)
+	if got := lt.owner("late.x", later); got != "late" {
+		t.Errorf("owner(late.x) = %q after expiry made room", got)
+	}
+}

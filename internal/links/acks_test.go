@@ -1,0 +1,63 @@
+package links
+
+import (
+	"testing"
+	"time"
+
+	"github.com/meshbox/meshbox/internal/config"
+)
+
+// TestLinkedBoxTruthfulAcks: box B is linked to box A's relay (real
+// loopback WebSockets). After B's box_announce, A's bridge leaves
+// "boxb."-targets to B: a phone on A gets exactly one command_ack per
+// _cmd — ok:true from B for boxb.lamp, one ok:false for a target nobody
+// owns, one ok:true from A for its own fan.
+func TestLinkedBoxTruthfulAcks(t *testing.T) {
+	a := startBox(t, fastDemo("boxa"))
+	cfgB := fastDemo("boxb")
+	cfgB.Upstream = &config.Upstream{URL: a.relay.url(), Token: testToken}
+	b := startBox(t, cfgB)
+	up, _ := UpstreamFromConfig(cfgB)
+	up.Client = fastUpstream
+	ph := dialPhone(t, a.relay.url(), "iPhone")
+	stop, err := JoinUpstream(b.b, up, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	ph.wait("B's box_announce", 10*time.Second, isMsg("box_announce", "box", "boxb", "prefix", "boxb."))
+	deadline := time.Now().Add(10 * time.Second)
+	for a.b.LinkedOwner("boxb.lamp") != "boxb" {
+		if time.Now().After(deadline) {
+			t.Fatal("A's bridge did not learn B's prefix from its announce")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising
+	}
+
+	ph.broadcast(`{"msg_type":"cmd","target":"boxb.lamp","value":true,"_cmd":"k1","_from":"iPhone"}`)
+	ph.broadcast(`{"msg_type":"cmd","target":"nobody.x","value":true,"_cmd":"k2","_from":"iPhone"}`)
+	ph.broadcast(`{"msg_type":"cmd","target":"fan","value":true,"_cmd":"k3","_from":"iPhone"}`)
+	ph.broadcast(`{"msg_type":"cmd","target":"boxb.fan","value":true,"_cmd":"k4","_from":"iPhone"}`)
+	acks := map[string][]bool{}
+	ph.wait("acks k3 and k4", 15*time.Second, func(f map[string]any) bool {
+		if f["msg_type"] != "command_ack" {
+			return false
+		}
+		id, _ := f["cmd_id"].(string)
+		ok, _ := f["ok"].(bool)
+		acks[id] = append(acks[id], ok)
+		return len(acks["k3"]) > 0 && len(acks["k4"]) > 0
+	})
+	// A's acks come in A's order (k2 before k3), B's in B's (k1 before k4):
+	// a second ack for k1 or k2 from either box would have arrived by now.
+	want := map[string]bool{"k1": true, "k2": false, "k3": true, "k4": true}
+	for id, ok := range want {
+		if got := acks[id]; len(got) != 1 || got[0] != ok {
+			t.Errorf("acks for %s = %v, want exactly one ok:%v", id, got, ok)
+		}
+	}
+	if !level(t, b, lampLine) || level(t, a, lampLine) {
+		t.Errorf("lamp: A %v B %v, want only B's on", level(t, a, lampLine), level(t, b, lampLine))
+	}
+}
