@@ -43,6 +43,8 @@ func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
 	switch {
 	case mt == "box_announce":
 		b.linked.heard(m, time.Now())
+	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
+		b.linked.values(m, mt)
 	case b.forLinkedBox(m, mt):
 	case mt == "control_sync_request":
 		b.SendSnapshot(m.str("from"))
@@ -62,7 +64,8 @@ func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
 		return nil, "", false
 	}
 	switch mt = m.str("msg_type"); mt {
-	case "cmd", "set", "command", "control_sync_request", "sim", "box_announce":
+	case "cmd", "set", "command", "control_sync_request", "sim", "box_announce",
+		"state", "metrics", "control_snapshot":
 		return m, mt, true
 	}
 	return nil, "", false
@@ -71,7 +74,7 @@ func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
 // SendSnapshot publishes a control_snapshot addressed to to (may be empty)
 // as an EventSnapshot; every member sends it.
 func (b *Bridge) SendSnapshot(to string) {
-	v, controls := b.Snapshot()
+	v, controls := b.linkedSnapshot()
 	b.pub.emit(Event{Kind: EventSnapshot, To: to, V: v, Controls: controls})
 }
 

@@ -56,6 +56,8 @@ func (b *Bridge) Receive(payload json.RawMessage) {
 	switch {
 	case mt == "box_announce":
 		b.linked.heard(m, time.Now())
+	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
+		b.linked.values(m, mt)
 	case b.forLinkedBox(m, mt):
 		// the linked box applies and acks it
 	case mt == "control_sync_request":

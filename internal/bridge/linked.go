@@ -34,9 +34,12 @@ type linkedTable struct {
 }
 
 type linkedBox struct {
-	name string
-	seen time.Time
+	name   string
+	seen   time.Time
+	values map[string]any // prefixed id -> last value heard (at most maxLinkedValues)
 }
+
+const maxLinkedValues = 1000
 
 // heard records a box_announce payload; bad or oversized ones are ignored.
 func (t *linkedTable) heard(m inMsg, now time.Time) {
@@ -59,7 +62,89 @@ func (t *linkedTable) heard(m inMsg, now time.Time) {
 			return
 		}
 	}
-	t.boxes[prefix] = linkedBox{name: name, seen: now}
+	lb := t.boxes[prefix]
+	lb.name, lb.seen = name, now
+	t.boxes[prefix] = lb
+}
+
+// values records the control values in a linked box's state, metrics or
+// control_snapshot payload (ids under an announced prefix only).
+func (t *linkedTable) values(m inMsg, mt string) {
+	kv := map[string]json.RawMessage{}
+	switch mt {
+	case "state":
+		if id := m.str("target"); id != "" {
+			kv[id] = m["value"]
+		}
+	case "metrics":
+		for k, raw := range m {
+			if k != "msg_type" && k != "source" {
+				kv[k] = raw
+			}
+		}
+	case "control_snapshot":
+		if json.Unmarshal(m["controls"], &kv) != nil {
+			return
+		}
+	}
+	if len(kv) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, raw := range kv {
+		for p, lb := range t.boxes {
+			if !strings.HasPrefix(id, p) {
+				continue
+			}
+			if lb.values == nil {
+				lb.values = map[string]any{}
+				t.boxes[p] = lb
+			}
+			if _, ok := lb.values[id]; !ok && len(lb.values) >= maxLinkedValues {
+				break
+			}
+			var v any
+			if json.Unmarshal(raw, &v) == nil {
+				switch v.(type) {
+				case bool, float64, string, nil:
+					lb.values[id] = v
+				}
+			}
+			break
+		}
+	}
+}
+
+// merge adds the linked boxes' values to controls (a copy); the controls
+// of a box not heard for LinkedFor are null (unavailable).
+func (t *linkedTable) merge(controls map[string]any, now time.Time) map[string]any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.boxes) == 0 {
+		return controls
+	}
+	out := make(map[string]any, len(controls))
+	for k, v := range controls {
+		out[k] = v
+	}
+	for _, lb := range t.boxes {
+		gone := now.Sub(lb.seen) > LinkedFor
+		for id, v := range lb.values {
+			if gone {
+				v = nil
+			}
+			out[id] = v
+		}
+	}
+	return out
+}
+
+// linkedSnapshot is Snapshot plus the linked boxes' values (prefixed ids):
+// the content of the control_snapshot this bridge sends.
+func (b *Bridge) linkedSnapshot() (uint64, map[string]any) {
+	v, controls := b.Snapshot()
+	return v, b.linked.merge(controls, time.Now())
 }
 
 // owner returns the linked box owning target ("" if none).

@@ -52,3 +52,27 @@ func TestLinkedTable(t *testing.T) {
 		t.Errorf("owner(late.x) = %q after expiry made room", got)
 	}
 }
+
+func TestLinkedValuesMergeAndUnavailable(t *testing.T) {
+	var lt linkedTable
+	now := time.Unix(1000, 0)
+	lt.values(announceMsg(t, `{"msg_type":"state","target":"g.lamp","value":true}`), "state") // before the announce: ignored
+	lt.heard(announceMsg(t, `{"box":"g","prefix":"g."}`), now)
+	lt.values(announceMsg(t, `{"msg_type":"state","target":"g.lamp","value":true}`), "state")
+	lt.values(announceMsg(t, `{"msg_type":"metrics","source":"g.c","g.c_t":21.5,"other":1}`), "metrics")
+	lt.values(announceMsg(t, `{"msg_type":"control_snapshot","controls":{"g.fan":false,"g.bad":{"x":1}}}`), "control_snapshot")
+	lt.values(announceMsg(t, `{"msg_type":"control_snapshot","controls":7}`), "control_snapshot")
+	got := lt.merge(map[string]any{"lamp": false}, now)
+	want := map[string]any{"lamp": false, "g.lamp": true, "g.c_t": 21.5, "g.fan": false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("merge = %v, want %v", got, want)
+	}
+	got = lt.merge(map[string]any{"lamp": false}, now.Add(LinkedFor+time.Second))
+	if got["g.lamp"] != nil || got["g.fan"] != nil || len(got) != 4 {
+		t.Errorf("merge after the box went quiet = %v, want its values null", got)
+	}
+	lt.heard(announceMsg(t, `{"box":"g","prefix":"g."}`), now.Add(LinkedFor+2*time.Second))
+	if got = lt.merge(nil, now.Add(LinkedFor+2*time.Second)); got["g.lamp"] != true {
+		t.Errorf("merge after the box came back = %v", got)
+	}
+}

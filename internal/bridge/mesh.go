@@ -222,7 +222,7 @@ func (m *Member) send(ctx context.Context) {
 		select {
 		case <-m.resync:
 			m.announce(ctx)
-			v, controls := m.b.Snapshot()
+			v, controls := m.b.linkedSnapshot()
 			m.write(ctx, Event{Kind: EventSnapshot, V: v, Controls: controls})
 		case <-tick.C:
 			m.announce(ctx)

@@ -60,4 +60,15 @@ func TestLinkedBoxTruthfulAcks(t *testing.T) {
 	if !level(t, b, lampLine) || level(t, a, lampLine) {
 		t.Errorf("lamp: A %v B %v, want only B's on", level(t, a, lampLine), level(t, b, lampLine))
 	}
+
+	// A's control_snapshot holds B's values (prefixed) next to its own.
+	ph.broadcast(`{"msg_type":"control_sync_request","from":"iPhone"}`)
+	snap := ph.wait("A's merged snapshot", 10*time.Second, func(f map[string]any) bool {
+		c, _ := f["controls"].(map[string]any)
+		_, own := c["lamp"]
+		return f["msg_type"] == "control_snapshot" && own && c["boxb.lamp"] == true && c["boxb.fan"] == true
+	})
+	if c := snap["controls"].(map[string]any); c["fan"] != true || c["lamp"] != false {
+		t.Errorf("A's snapshot own values = fan %v lamp %v, want true false", c["fan"], c["lamp"])
+	}
 }
