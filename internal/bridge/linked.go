@@ -147,6 +147,32 @@ func (b *Bridge) linkedSnapshot() (uint64, map[string]any) {
 	return v, b.linked.merge(controls, time.Now())
 }
 
+// roster marks unavailable every linked box missing from a relay roster
+// (server_client_list): a box that left is gone at once, not after
+// LinkedFor; its next announce (after it is admitted again) restores it.
+func (t *linkedTable) roster(payload json.RawMessage) {
+	var list struct {
+		Clients []struct {
+			Name string `json:"name"`
+		} `json:"clients"`
+	}
+	if json.Unmarshal(payload, &list) != nil || list.Clients == nil {
+		return
+	}
+	present := make(map[string]bool, len(list.Clients))
+	for _, c := range list.Clients {
+		present[c.Name] = true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p, lb := range t.boxes {
+		if !present[lb.name] {
+			lb.seen = time.Time{}
+			t.boxes[p] = lb
+		}
+	}
+}
+
 // owner returns the linked box owning target ("" if none).
 func (t *linkedTable) owner(target string, now time.Time) string {
 	t.mu.Lock()

@@ -76,3 +76,20 @@ func TestLinkedValuesMergeAndUnavailable(t *testing.T) {
 		t.Errorf("merge after the box came back = %v", got)
 	}
 }
+
+func TestLinkedRoster(t *testing.T) {
+	var lt linkedTable
+	now := time.Now()
+	lt.heard(announceMsg(t, `{"box":"g","prefix":"g."}`), now)
+	lt.heard(announceMsg(t, `{"box":"h","prefix":"h."}`), now)
+	for _, bad := range []string{`7`, `{"clients":3}`, `{}`, `{"clients":[{"name":1}]`} {
+		lt.roster(json.RawMessage(bad))
+	}
+	if lt.owner("g.x", now) != "g" || lt.owner("h.x", now) != "h" {
+		t.Fatal("a bad roster changed the table")
+	}
+	lt.roster(json.RawMessage(`{"clients":[{"id":"1","name":"h"},{"id":"2","name":"phone"}]}`))
+	if lt.owner("g.x", now) != "" || lt.owner("h.x", now) != "h" {
+		t.Errorf("after g left: owner(g.x)=%q owner(h.x)=%q", lt.owner("g.x", now), lt.owner("h.x", now))
+	}
+}

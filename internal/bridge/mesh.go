@@ -128,6 +128,10 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		}
 		return nil, nil
 	})
+	c.On("server_client_list", func(_ context.Context, f wire.Frame) (any, error) {
+		b.linked.roster(f.Payload) // a linked box that left is unavailable at once
+		return nil, nil
+	})
 	for _, t := range b.RoutedTypes() {
 		c.On(t, func(ctx context.Context, f wire.Frame) (any, error) {
 			p, ok := m.open(t, f.Payload)

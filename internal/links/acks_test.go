@@ -71,4 +71,47 @@ func TestLinkedBoxTruthfulAcks(t *testing.T) {
 	if c := snap["controls"].(map[string]any); c["fan"] != true || c["lamp"] != false {
 		t.Errorf("A's snapshot own values = fan %v lamp %v, want true false", c["fan"], c["lamp"])
 	}
+
+	// B stops: A's next snapshot has B's ids with null values (the relay's
+	// roster says B left); B comes back: its values are restored.
+	stop()
+	gone := func(f map[string]any) bool {
+		c, _ := f["controls"].(map[string]any)
+		v, has := c["boxb.lamp"]
+		return f["msg_type"] == "control_snapshot" && has && v == nil
+	}
+	start := time.Now()
+	deadline = time.Now().Add(15 * time.Second)
+	for a.b.LinkedOwner("boxb.lamp") != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("A still thinks B is linked after B left")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	ph.broadcast(`{"msg_type":"control_sync_request","from":"iPhone"}`)
+	ph.wait("A's snapshot with B unavailable", 10*time.Second, gone)
+	t.Logf("B unavailable on A %v after B stopped", time.Since(start).Round(time.Millisecond))
+	ph.broadcast(`{"msg_type":"cmd","target":"boxb.lamp","value":false,"_cmd":"k5","_from":"iPhone"}`)
+	ph.wait("ok:false for a gone box", 10*time.Second, isMsg("command_ack", "cmd_id", "k5", "ok", false))
+
+	stop2, err := JoinUpstream(b.b, up, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop2()
+	start = time.Now()
+	deadline = time.Now().Add(15 * time.Second)
+	for a.b.LinkedOwner("boxb.lamp") != "boxb" {
+		if time.Now().After(deadline) {
+			t.Fatal("A did not hear B's announce after B rejoined")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	ph.broadcast(`{"msg_type":"control_sync_request","from":"iPhone"}`)
+	ph.wait("A's snapshot with B back", 15*time.Second, func(f map[string]any) bool {
+		c, _ := f["controls"].(map[string]any)
+		_, own := c["lamp"]
+		return f["msg_type"] == "control_snapshot" && own && c["boxb.lamp"] == true
+	})
+	t.Logf("B restored on A %v after B rejoined", time.Since(start).Round(time.Millisecond))
 }
