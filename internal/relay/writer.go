@@ -196,6 +196,10 @@ func (c *conn) writeLoop() {
 		batch, ping, pong := c.q, c.pingWanted, c.pong
 		c.q, c.qBytes, c.pingWanted, c.pong = spare[:0], 0, false, nil
 		c.qmu.Unlock()
+		// The spare array is the queue's now: enqueue appends into it. The
+		// writer may only keep batch (below), never both, or a later batch
+		// would be written while enqueue appends into the same array.
+		spare = nil
 		if len(batch) == 0 && !ping && pong == nil {
 			spare = batch
 			if idle == nil {
@@ -218,6 +222,9 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		deadline := time.Now().Add(c.s.cfg.SendTimeout)
+		if len(batch) == 0 {
+			spare = batch // a ping or pong only: the empty batch is free for reuse
+		}
 		if len(batch) > 0 {
 			var err error
 			if w, ok := c.sk.(outWriter); ok {
