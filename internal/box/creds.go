@@ -73,7 +73,7 @@ func (c *creds) setAdmin(payload pairing.Payload, key func() string, rs *relay.S
 			}
 			return p
 		},
-		Warning: func() string { return strings.Join(rs.Warnings(), "; ") },
+		Warning: func() string { return strings.Join(rs.Warnings(), "\n") },
 		Revoked: func(auth.Token) error {
 			rs.Revalidate()
 			if rotate != nil {

@@ -95,7 +95,7 @@ func (b *Box) pageWarning(code string) string {
 	if b.simulatedWithoutFlag() {
 		ws = append(ws, "no GPIO chip was found: this wiring runs on SIMULATED hardware (made-up sensor values, no pin is driven)")
 	}
-	return strings.Join(ws, "; ")
+	return strings.Join(ws, "\n") // one line each in the banner (white-space: pre-line)
 }
 
 // relayRequest is what the relay sees of a WebSocket upgrade: the page's
