@@ -39,6 +39,16 @@ func matches(frame, filter map[string]any) bool {
 	return true
 }
 
+// sawTarget reports whether a frame says target is on (pressed).
+func sawTarget(frames []map[string]any, target string) bool {
+	for _, f := range frames {
+		if f["target"] == target && f["value"] == true {
+			return true
+		}
+	}
+	return false
+}
+
 // TestControlsMatchFrames runs the demo config on the simulated board and
 // checks that every control Controls describes is driven by a real frame,
 // and that the snapshot lists exactly those ids.
@@ -65,11 +75,17 @@ func TestControlsMatchFrames(t *testing.T) {
 		case KindInput:
 			l := gpio.Line{Offset: pinOf(cfg, c.ID)}
 			board.Press(l)
-			time.Sleep(50 * time.Millisecond)
+			// Held until the bridge has seen it (debounced), however
+			// busy the machine: a fixed hold can end before the input
+			// loop ever samples the line.
+			held := time.Now().Add(20 * time.Second)
+			for !sawTarget(m.all(), c.ID) && time.Now().Before(held) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			board.Release(l)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	pending := map[string]Control{}
 	for _, c := range controls {
 		pending[c.ID] = c
