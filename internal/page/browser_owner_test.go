@@ -79,7 +79,7 @@ func TestBrowserOwnerSection(t *testing.T) {
 		})); err != nil {
 		t.Fatal(err)
 	}
-	img, err := chromedp.Run(bctx, chromedp.Screenshot(`#owner-viewer-qr`, chromedp.NodeVisible))
+	img, err := imagePNG(bctx, `#owner-viewer-qr`)
 	if err != nil {
 		t.Fatal(err)
 	}

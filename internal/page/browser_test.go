@@ -3,6 +3,7 @@ package page
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image/png"
@@ -154,6 +155,26 @@ func startBoxWith(t *testing.T, ctx context.Context, token string, window *pairi
 	return &box{board: board, bridge: b, url: srv.URL, pay: pay, pushes: pushes, store: store}
 }
 
+// imagePNG is the image an <img> shows, at its natural size, as PNG bytes
+// (drawn onto a canvas in the page): the QR's own pixels, not a scaled
+// screenshot, so decoding does not depend on the viewport or the machine.
+func imagePNG(bctx context.Context, sel string) ([]byte, error) {
+	url, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const i = document.querySelector(%q);
+		const c = document.createElement('canvas');
+		c.width = i.naturalWidth; c.height = i.naturalHeight;
+		c.getContext('2d').drawImage(i, 0, 0);
+		return c.toDataURL('image/png'); })()`, sel)))
+	if err != nil {
+		return nil, err
+	}
+	b64, ok := strings.CutPrefix(url, "data:image/png;base64,")
+	if !ok {
+		return nil, fmt.Errorf("%s: not a PNG data URL: %.40s", sel, url)
+	}
+	return base64.StdEncoding.DecodeString(b64)
+}
+
 func decodeQR(t *testing.T, pngBytes []byte) string {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(pngBytes))
@@ -214,7 +235,7 @@ func TestBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	qr, err := chromedp.Run(bctx, chromedp.Screenshot(`#qr`, chromedp.NodeVisible))
+	qr, err := imagePNG(bctx, `#qr`)
 	if err != nil {
 		t.Fatal(err)
 	}
