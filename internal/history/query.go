@@ -133,6 +133,10 @@ func (s *Store) Query(name string, from, to time.Time, step time.Duration) (Resu
 	return res, nil
 }
 
+// pickGraceMs: how much older than a tier's retention a query may start
+// and still be answered from that tier.
+const pickGraceMs = 60_000
+
 // pickTier chooses the tier answering a query from f (unix ms): the finest
 // covering f without a step; with a step, the coarsest covering f that is
 // no coarser than the step. -1 when no tier is enabled.
@@ -145,7 +149,9 @@ func (se *series) pickTier(f, nowMs int64, step time.Duration) int {
 		if longest < 0 || se.pol.keep(i) > se.pol.keep(longest) {
 			longest = i
 		}
-		if f < nowMs-se.pol.keep(i).Milliseconds() {
+		// A query for "the last 24 h" computes f a moment before nowMs: a
+		// minute of grace keeps it on the raw tier on a slow board.
+		if f < nowMs-se.pol.keep(i).Milliseconds()-pickGraceMs {
 			continue
 		}
 		switch {
