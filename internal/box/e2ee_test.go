@@ -139,8 +139,21 @@ func TestEncryptedRoomEndToEnd(t *testing.T) {
 	if !level(lamp) {
 		t.Fatal("the sealed command did not switch the lamp")
 	}
-	// marker: a later sealed command is acked only after the bridge handled
+	// The attacker and the phone are different sockets, and the relay reads
+	// each in its own goroutine: a phone's later frame can reach the box
+	// before the attacker's earlier one. So each attack is first seen
+	// counted, then a marker from the phone proves the bridge has handled
 	// everything before it (one intake, in order).
+	waitCodec := func(what string, ok func(e2ee.CodecStats) bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !ok(bx.room.codec.Stats()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not counted: %+v", what, bx.room.codec.Stats())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	marker := func(id string, fanOn bool) {
 		t.Helper()
 		phone.SealedCmd(room, "fan", fanOn, id)
@@ -152,10 +165,12 @@ func TestEncryptedRoomEndToEnd(t *testing.T) {
 	// Plaintext: ignored.
 	attacker.Broadcast(map[string]any{"msg_type": "cmd", "target": "lamp", "value": false, "_cmd": "p-off", "_from": "mallory"})
 	attacker.Broadcast(map[string]any{"msg_type": "command", "command": "all_off"})
+	waitCodec("two plaintext frames", func(st e2ee.CodecStats) bool { return st.Plaintext >= 2 })
 	marker("m1", true)
 	// Wrong key: ignored.
 	stranger, _ := e2ee.NewRoom(mustKey(t), nil, e2ee.OpenerOptions{})
 	attacker.SealedCmd(stranger, "lamp", false, "w-off")
+	waitCodec("a wrongly keyed envelope", func(st e2ee.CodecStats) bool { return st.WrongKey >= 1 })
 	marker("m2", false)
 	if !level(lamp) {
 		t.Fatal("an unsealed or wrongly keyed command switched the lamp off")
@@ -169,6 +184,7 @@ func TestEncryptedRoomEndToEnd(t *testing.T) {
 		t.Fatal("lamp still on")
 	}
 	attacker.Send("broadcast_request", json.RawMessage(on))
+	waitCodec("the replayed envelope", func(st e2ee.CodecStats) bool { return st.Replayed >= 1 })
 	marker("m3", true)
 	if level(lamp) {
 		t.Fatal("a replayed envelope switched the lamp on")
