@@ -42,6 +42,9 @@ func (b *Box) startUpstream(context.Context) (func(), error) {
 		return nil, nil
 	}
 	up.Cipher = b.room.cipher() // an encrypted room: only envelopes go upstream
+	if up.Prefix != "" {
+		up.Tabs = b.page.linkedTabs(up.Prefix) // the hub shows this box's controls
+	}
 	stop, err := links.JoinUpstream(b.hw.bridge, up, b.log)
 	if err != nil {
 		return nil, err

@@ -118,8 +118,10 @@ type pageState struct {
 	res          pairing.Resolver
 	pairingLabel string
 
-	mu     sync.Mutex     // guards the layout (regenerated when the room key rotates)
-	layout *layout.Layout // guarded by mu
+	mu     sync.Mutex      // guards the layouts (regenerated when the room key rotates or a linked box changes)
+	base   *layout.Layout  // guarded by mu: this box's own generated layout
+	linked []layout.Linked // guarded by mu: the linked boxes shown (linked.go)
+	layout *layout.Layout  // guarded by mu: base merged with linked, what phones get
 	pushes *pushCounters
 	log    *slog.Logger
 }
@@ -241,6 +243,7 @@ func (b *Box) startPage(ctx context.Context) (func(), error) {
 		po.Seal, po.Open = b.room.codec.Seal, b.room.openReply
 	}
 	p := layout.NewPusher(po)
+	goRun(func() { ps.followLinked(ctx, b.hw.bridge) })
 	goRun(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 			b.fail(fmt.Errorf("layout push: %w", err))
@@ -315,8 +318,12 @@ func (ps *pageState) setLayout(cfg *config.Config, key string) error {
 		ps.log.Warn("layout: generated layout breaks a schema rule", "err", err)
 	}
 	ps.mu.Lock()
-	ps.layout = l
+	ps.base = l
+	err = ps.mergeLocked()
 	ps.mu.Unlock()
+	if err != nil {
+		ps.log.Warn("layout: the merged layout breaks a schema rule; showing this box's controls only", "err", err)
+	}
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // inMsg is a command payload, read leniently (any field may have any type).
@@ -42,7 +41,7 @@ func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
 	}
 	switch {
 	case mt == "box_announce":
-		b.linked.heard(m, time.Now())
+		b.heardAnnounce(m)
 	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
 		b.linked.values(m, mt)
 	case b.forLinkedBox(m, mt):

@@ -18,10 +18,11 @@ const (
 	EventSnapshot                         // a control_snapshot was sent: To, V, Controls
 	EventAck                              // a command_ack: CmdID, To, OK, Err
 	EventNotify                           // a notification: Text, Source (automations)
+	EventLinked                           // the linked boxes changed (LinkedBoxes): a member sends box_hub
 	maxEventKind
 )
 
-var kindNames = [...]string{"", "state", "input", "metrics", "sensor_error", "snapshot", "ack", "notify"}
+var kindNames = [...]string{"", "state", "input", "metrics", "sensor_error", "snapshot", "ack", "notify", "linked"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {

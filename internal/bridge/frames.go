@@ -1,6 +1,10 @@
 package bridge
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+)
 
 // Frame payloads the bridge broadcasts (see the package doc).
 type stateMsg struct {
@@ -55,12 +59,21 @@ func (b *Bridge) Frame(ev Event, prefix string) (payload json.RawMessage, ok boo
 		}
 		v = inputMsg{"input", prefix + ev.ID, ev.Edge}
 	case EventMetrics:
-		m := make(map[string]any, len(ev.Fields)+2)
+		m := make(map[string]any, len(ev.Fields)+3)
+		m["msg_type"] = "metrics"
+		m["source"] = prefix + ev.Source
 		for k, x := range ev.Fields {
 			m[prefix+k] = x
 		}
-		m["msg_type"] = "metrics"
-		m["source"] = prefix + ev.Source
+		if strings.Contains(prefix, ".") {
+			// A layout's valuePath is a dot path (§14.5): "garage.temp"
+			// walks frame.garage.temp and never reaches the flat key. The
+			// fields are also nested along the prefix so the prefixed id
+			// is a path that works ({"garage":{"temp":21.5}}).
+			for k, x := range ev.Fields {
+				setPath(m, strings.Split(prefix+k, "."), x)
+			}
+		}
 		v = m
 	case EventSensorError:
 		v = errorMsg{"sensor_error", prefix + ev.Source, ev.Err, ev.RetryMs}
@@ -70,6 +83,15 @@ func (b *Bridge) Frame(ev Event, prefix string) (payload json.RawMessage, ok boo
 		v = ackMsg{"command_ack", ev.CmdID, ev.To, ev.OK, ev.Err}
 	case EventNotify:
 		v = notifyMsg{"notify", prefix + ev.Source, ev.Text}
+	case EventLinked:
+		// Only on the hub's own relay (no prefix): a linked box's member
+		// never speaks for the hub.
+		if prefix != "" {
+			return nil, false
+		}
+		if v, ok = b.hubFrame(b.Name()); !ok {
+			return nil, false
+		}
 	default:
 		return nil, false
 	}
@@ -91,4 +113,29 @@ func prefixKeys(m map[string]any, prefix string) map[string]any {
 		out[prefix+k] = v
 	}
 	return out
+}
+
+// setPath sets m[path[0]][path[1]]…= v, creating the objects on the way;
+// empty segments are dropped (as a valuePath walk does). A segment already
+// holding something else than an object (msg_type, source, a flat field)
+// is left alone: that path is not set.
+func setPath(m map[string]any, path []string, v any) {
+	path = slices.DeleteFunc(path, func(s string) bool { return s == "" })
+	if len(path) < 2 {
+		return
+	}
+	for _, seg := range path[:len(path)-1] {
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			if _, taken := m[seg]; taken {
+				return
+			}
+			next = map[string]any{}
+			m[seg] = next
+		}
+		m = next
+	}
+	if _, taken := m[path[len(path)-1]]; !taken {
+		m[path[len(path)-1]] = v
+	}
 }

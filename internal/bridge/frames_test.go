@@ -16,7 +16,7 @@ func TestFramePrefixesIDs(t *testing.T) {
 	}{
 		{Event{Kind: EventState, ID: "relay1", Value: true}, `{"msg_type":"state","target":"garage.relay1","value":true}`},
 		{Event{Kind: EventMetrics, Source: "climate", Fields: map[string]any{"climate_temperature": 21.5, "climate_humidity": 40.0}},
-			`{"msg_type":"metrics","source":"garage.climate","garage.climate_temperature":21.5,"garage.climate_humidity":40}`},
+			`{"msg_type":"metrics","source":"garage.climate","garage.climate_temperature":21.5,"garage.climate_humidity":40,"garage":{"climate_temperature":21.5,"climate_humidity":40}}`},
 		{Event{Kind: EventSensorError, Source: "light", Err: "x", RetryMs: 100}, `{"msg_type":"sensor_error","source":"garage.light","error":"x","retry_ms":100}`},
 		{Event{Kind: EventSnapshot, To: "iPhone", V: 3, Controls: map[string]any{"lamp": false, "cpu_temp": nil}},
 			`{"msg_type":"control_snapshot","to":"iPhone","v":3,"controls":{"garage.lamp":false,"garage.cpu_temp":null}}`},

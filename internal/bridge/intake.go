@@ -55,7 +55,7 @@ func (b *Bridge) Receive(payload json.RawMessage) {
 	}
 	switch {
 	case mt == "box_announce":
-		b.linked.heard(m, time.Now())
+		b.heardAnnounce(m)
 	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
 		b.linked.values(m, mt)
 	case b.forLinkedBox(m, mt):

@@ -42,6 +42,10 @@ type JoinOptions struct {
 	// and it acts only on broadcast and routed payloads that open with the
 	// room key; anything else is dropped (counted by the Cipher).
 	Cipher Cipher
+	// Tabs are this box's layout tabs (JSON array, ids already prefixed)
+	// for the box_announce of a prefixed member: the hub merges them into
+	// its layout. nil sends none.
+	Tabs json.RawMessage
 }
 
 // Join connects the bridge to a relay as a MeshSocket member (role hub,
@@ -79,6 +83,7 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	m := &Member{
 		b: b, prefix: jo.Prefix, name: name, log: log, cipher: jo.Cipher,
 		joined:   make(chan struct{}),
+		tabs:     jo.Tabs,
 		resync:   make(chan struct{}, 1),
 		offSince: time.Now(),
 	}
@@ -121,15 +126,24 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: join: %w", err)
 	}
+	if len(m.tabs) > MaxLinkedTabs {
+		log.Warn("bridge: the layout is too large to announce to the hub; it shows no controls of this box", "bytes", len(m.tabs), "max", MaxLinkedTabs)
+		m.tabs = nil
+	}
+	if m.tabs != nil {
+		m.tabsV = tabsVersion(m.tabs)
+	}
 	m.Client = c
 	c.On("broadcast", func(_ context.Context, f wire.Frame) (any, error) {
-		if p, ok := m.open("broadcast", f.Payload); ok {
+		if p, ok := m.open("broadcast", f.Payload); ok && !m.hubbed(p, time.Now()) {
 			b.Receive(p)
 		}
 		return nil, nil
 	})
 	c.On("server_client_list", func(_ context.Context, f wire.Frame) (any, error) {
-		b.linked.roster(f.Payload) // a linked box that left is unavailable at once
+		if b.linked.roster(f.Payload) { // a linked box that left is unavailable at once
+			b.linkedChanged()
+		}
 		return nil, nil
 	})
 	for _, t := range b.RoutedTypes() {
@@ -166,13 +180,16 @@ type Member struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	resync chan struct{} // cap 1: send a snapshot (after an admission)
-	joined chan struct{} // closed at the first admission
+	resync chan struct{}   // cap 1: send a snapshot (after an admission)
+	joined chan struct{}   // closed at the first admission
+	tabs   json.RawMessage // set at Join, read-only: the announced layout tabs
+	tabsV  string          // their fingerprint
 
 	mu       sync.Mutex
 	online   bool      // guarded by mu
 	offSince time.Time // guarded by mu: when it last left the mesh (or was created)
 	everOn   bool      // guarded by mu
+	hubUntil time.Time // guarded by mu: a hub aggregates this box until then (box_hub)
 }
 
 func (m *Member) setOnline(on bool) {
@@ -217,19 +234,28 @@ func (m *Member) Healthy(grace time.Duration) error {
 // Dropped counts events this member did not send because it fell behind.
 func (m *Member) Dropped() uint64 { return m.sub.Dropped() }
 
-// send is the member's one writer of bridge frames: events in order, and
-// a control_snapshot after each admission.
+// send is the member's one writer of bridge frames: events in order, a
+// control_snapshot after each admission, and every AnnounceEvery the
+// box_announce of a linked box or the box_hub of a hub.
 func (m *Member) send(ctx context.Context) {
 	tick := time.NewTicker(AnnounceEvery)
 	defer tick.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-m.resync:
-			m.announce(ctx)
+			m.announce(ctx, true)
 			v, controls := m.b.linkedSnapshot()
 			m.write(ctx, Event{Kind: EventSnapshot, V: v, Controls: controls})
+			m.write(ctx, Event{Kind: EventLinked})
 		case <-tick.C:
-			m.announce(ctx)
+			ticks++
+			m.announce(ctx, ticks%TabsEvery == 0)
+			if m.b.linked.expire(time.Now()) {
+				m.b.linkedChanged() // sends box_hub too
+			} else {
+				m.write(ctx, Event{Kind: EventLinked})
+			}
 		case ev, ok := <-m.sub.C():
 			if !ok {
 				return

@@ -173,13 +173,14 @@ func (fakeReader) Close() error { return nil }
 // recordingMesh records the broadcast payloads a relay member would send:
 // every bridge event, encoded with bridge.Frame.
 type recordingMesh struct {
+	prefix string // the frames as a member with this prefix sends them (an upstream link)
 	mu     sync.Mutex
 	frames []any
 }
 
 func (m *recordingMesh) record(b *bridge.Bridge, sub *bridge.Subscription) {
 	for ev := range sub.C() {
-		raw, ok := b.Frame(ev, "")
+		raw, ok := b.Frame(ev, m.prefix)
 		if !ok {
 			continue
 		}
@@ -219,6 +220,14 @@ func substitute(p map[string]any, value any) map[string]any {
 // sent (decoded JSON).
 func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 	t.Helper()
+	return bridgeFramesAs(t, cfg, l, "", l)
+}
+
+// bridgeFramesAs is bridgeFrames with the frames as a member with prefix
+// sends them (an upstream link: ids prefixed); it stops waiting once
+// check validates against them.
+func bridgeFramesAs(t *testing.T, cfg *config.Config, l *Layout, prefix string, check *Layout) []any {
+	t.Helper()
 	cfg.StateDir = t.TempDir()
 	cfg.ActuationRate = 100
 	board := &fakeBoard{cfg: cfg}
@@ -236,7 +245,7 @@ func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)
 	}
-	mesh := &recordingMesh{}
+	mesh := &recordingMesh{prefix: prefix}
 	sub := b.Subscribe("layout test", bridge.SubscribeOptions{Queue: 4096})
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); mesh.record(b, sub) }()
@@ -301,7 +310,7 @@ func bridgeFrames(t *testing.T, cfg *config.Config, l *Layout) []any {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		// (No frame at all means "no frame check" to ValidateLayout.)
-		if f := mesh.snapshot(); len(f) > 0 && ValidateLayout(l, f) == nil {
+		if f := mesh.snapshot(); len(f) > 0 && ValidateLayout(check, f) == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -69,12 +69,13 @@ type PushOptions struct {
 func PhoneRoles() []string { return []string{"controller", "viewer", "mobile"} }
 
 // Pusher pushes the layout with a routed apply-layout (§14.11, §15.6) to
-// every phone that joins the channel, once per phone name and layout version.
+// every phone that joins the channel, once per phone name and layout version
+// (a layout that changes back to an earlier version is pushed again).
 type Pusher struct {
 	opts PushOptions
 
 	mu       sync.Mutex
-	done     map[string]bool // name + "\x00" + version
+	done     map[string]string // name -> the version it last got (a layout that changes back is pushed again)
 	inflight map[string]bool
 	wg       sync.WaitGroup
 }
@@ -93,7 +94,7 @@ func NewPusher(opts PushOptions) *Pusher {
 	if opts.Roles == nil {
 		opts.Roles = PhoneRoles()
 	}
-	return &Pusher{opts: opts, done: map[string]bool{}, inflight: map[string]bool{}}
+	return &Pusher{opts: opts, done: map[string]string{}, inflight: map[string]bool{}}
 }
 
 // Run polls get_nodes every Interval and pushes to new members until ctx is
@@ -151,7 +152,7 @@ func (p *Pusher) Observe(ctx context.Context, members []Member) {
 		}
 		key := m.Name + "\x00" + version
 		p.mu.Lock()
-		skip := p.done[key] || p.inflight[key] || ctx.Err() != nil
+		skip := p.done[m.Name] == version || p.inflight[key] || ctx.Err() != nil
 		if !skip {
 			p.inflight[key] = true
 			p.wg.Add(1)
@@ -168,7 +169,7 @@ func (p *Pusher) Observe(ctx context.Context, members []Member) {
 			// A target that vanished is retried if it shows up again;
 			// anything else (ok, error, no answer) is final for this version.
 			if res.Err != "Target not found" {
-				p.done[key] = true
+				p.done[m.Name] = version
 			}
 			p.mu.Unlock()
 			if p.opts.OnResult != nil {

@@ -254,6 +254,15 @@ func TestPusherOverRealRelay(t *testing.T) {
 		t.Errorf("reconnected phone got %d pushes after the new version, want 1", n)
 	}
 
+	// Back to the first layout (a linked box went away and came back, #19):
+	// the phone has l2 on screen, so l1 is pushed again.
+	cur.Lock()
+	current = l1
+	cur.Unlock()
+	if r := res.wait(t, "phone-ok", 3); !r.OK || r.Version != l1.Fingerprint() {
+		t.Fatalf("layout changed back: %+v", r)
+	}
+
 	cancel()
 	<-runDone
 	out := logs.String()
@@ -262,7 +271,7 @@ func TestPusherOverRealRelay(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
 	}
-	if res.count("phone-silent") != 2 || res.count("phone-refuse") != 2 {
-		t.Errorf("pushes: silent %d refuse %d, want 2 each (one per version)", res.count("phone-silent"), res.count("phone-refuse"))
+	if res.count("phone-silent") != 3 || res.count("phone-refuse") != 3 {
+		t.Errorf("pushes: silent %d refuse %d, want 3 each (one per change of version)", res.count("phone-silent"), res.count("phone-refuse"))
 	}
 }

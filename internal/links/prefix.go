@@ -97,7 +97,7 @@ func (n *namespace) payload(typ string, p json.RawMessage) (out json.RawMessage,
 		}
 		switch mt {
 		case "cmd", "set", "command":
-		case "control_sync_request":
+		case "control_sync_request", "box_hub": // box_hub: the member's own (bridge.Member.hubbed)
 			return p, true
 		default:
 			return nil, false

@@ -36,6 +36,9 @@ type Upstream struct {
 	// sends and opens what it acts on: only envelopes leave for the
 	// upstream relay. nil: clear text.
 	Cipher bridge.Cipher
+	// Tabs are this box's layout tabs, ids prefixed, announced to the hub
+	// (bridge.JoinOptions.Tabs); nil announces none.
+	Tabs []byte
 }
 
 // UpstreamFromConfig returns the upstream: section with its defaults (the
@@ -97,7 +100,7 @@ func JoinUpstream(b *bridge.Bridge, up Upstream, log *slog.Logger) (stop func(),
 		cipher = sealedCipher{Cipher: up.Cipher, ns: ns}
 	}
 	jo := bridge.JoinOptions{
-		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log, Prefix: up.Prefix, Cipher: cipher,
+		URL: up.URL, Token: up.Token, Name: up.Name, Channel: up.Channel, Logger: log, Prefix: up.Prefix, Cipher: cipher, Tabs: up.Tabs,
 		Client: func(o *meshsocket.Options) {
 			o.CAFile = up.CAFile
 			o.OnDisconnect = func(err error) {

@@ -273,6 +273,9 @@
     ctl.stateful = ctl.stateful && !!(layout.state?.sync || [].concat(def.sync || []).length);
     const show = ctl.set;
     ctl.set = (v) => {
+      // null: the value is unknown (a linked box that went away): no
+      // stale position, the control greyed out until a value comes.
+      if (v === null) { ctl.known = false; ctl.clear(); mark(ctl); return; }
       if (show(v) === false) return;
       ctl.known = true;
       mark(ctl);
@@ -316,7 +319,9 @@
         controls.push(ctl);
         grid.append(ctl.el);
       }
-      root.append(el('section', { class: 'tab' }, el('h2', { text: tab.title }), grid));
+      // A linked box that is unavailable: the hub titles its tab "NAME (offline)".
+      const offline = typeof tab.title === 'string' && tab.title.endsWith(' (offline)');
+      root.append(el('section', { class: 'tab', 'data-offline': String(offline) }, el('h2', { text: tab.title }), grid));
     }
     // Trends from the box's history (history.js); they need the token.
     if (globalThis.meshboxHistory && (token || !session.auth)) globalThis.meshboxHistory.attach(controls, token);
