@@ -1,9 +1,6 @@
 package box
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,19 +17,6 @@ import (
 // Automations tab: the thermostat's target stepper changes the target, the
 // status label follows the thermostat, and notifications appear in the log.
 func TestAutomationsOnThePage(t *testing.T) {
-	chrome := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chrome = p
-			break
-		}
-	}
-	if chrome == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found")
-		}
-		t.Skip("chromium not installed")
-	}
 	cfg, err := config.Parse("greenhouse.yaml", []byte(autoYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -41,14 +25,7 @@ func TestAutomationsOnThePage(t *testing.T) {
 	url := startAutoBox(t, cfg, Options{Sim: true, Board: board})
 	page := strings.Replace(url, "ws://", "http://", 1)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 1500))
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := browser(t)
 	if err := chromedp.Do(bctx, chromedp.Navigate(page), chromedp.WaitVisible(`#conn[data-state="online"]`)); err != nil {
 		t.Fatalf("page did not connect: %v", err)
 	}

@@ -1,18 +1,12 @@
 package box
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio"
-	"github.com/meshbox/meshbox/internal/logtest"
 )
 
 // TestLinkedBoxOnTheHubPage (issue #19): the hub's page (headless
@@ -20,33 +14,9 @@ import (
 // shows garage's state; when garage stops, the tab is marked offline and
 // the switch greyed out with no position.
 func TestLinkedBoxOnTheHubPage(t *testing.T) {
-	chrome := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chrome = p
-			break
-		}
-	}
-	if chrome == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found")
-		}
-		t.Skip("chromium not installed")
-	}
-	logs := logtest.New(t)
-	hubCfg := config.Demo()
-	hubCfg.Name = "hubbox"
-	hub := startBox(t, hubCfg, logs.Logger())
-	garage := startBox(t, garageConfig(hub.url()), logs.Logger())
+	hub, garage, _ := startHubAndGarage(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 1500))
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := browser(t)
 	page := strings.Replace(hub.url(), "ws://", "http://", 1) + "?token=" + testToken
 	lamp := `[data-control="garage.lamp"]`
 	if err := chromedp.Do(bctx, chromedp.Navigate(page), chromedp.WaitVisible(`#conn[data-state="online"]`),

@@ -100,6 +100,18 @@ func layoutJSONOf(t *testing.T, addr string) *layout.Layout {
 	return &l
 }
 
+// startHubAndGarage runs box hubbox and box garage linked upstream into
+// it, both on the demo config.
+func startHubAndGarage(t *testing.T) (hub, garage *testBox, logs *logtest.Tail) {
+	t.Helper()
+	logs = logtest.New(t)
+	hubCfg := config.Demo()
+	hubCfg.Name = "hubbox"
+	hub = startBox(t, hubCfg, logs.Logger())
+	garage = startBox(t, garageConfig(hub.url()), logs.Logger())
+	return hub, garage, logs
+}
+
 func garageConfig(hubURL string) *config.Config {
 	cfg := config.Demo()
 	cfg.Name = "garage"
@@ -115,11 +127,7 @@ func garageConfig(hubURL string) *config.Config {
 // snapshots to the hub after its box_hub); stopping garage marks its tab
 // offline and its values null within seconds; restarting it restores them.
 func TestLinkedBoxOnTheHub(t *testing.T) {
-	logs := logtest.New(t)
-	hubCfg := config.Demo()
-	hubCfg.Name = "hubbox"
-	hub := startBox(t, hubCfg, logs.Logger())
-	garage := startBox(t, garageConfig(hub.url()), logs.Logger())
+	hub, garage, logs := startHubAndGarage(t)
 	ph := &linkedPhone{Phone: phonetest.Dial(t, hub.url(), phonetest.App("iPhone", testToken)), t: t}
 
 	ph.wait("a pushed layout with garage's tab", 20*time.Second, func(map[string]any) bool {
