@@ -276,8 +276,12 @@ func TestE2EPairingSurvivesKill9(t *testing.T) {
 		t.Fatalf("owner token list: %d %s", code, body)
 	}
 	noSecret("the owner's token list", bytes.ReplaceAll(body, []byte(owner), nil))
-	// `meshbox tokens` shows it; revoking it disconnects the phone.
-	if out := runCLI(t, bin, env, "tokens"); !strings.Contains(out, list.Tokens[0].ID) || !strings.Contains(out, "controller") {
+	// `meshbox tokens` shows it, labelled with the name the phone
+	// identified with; revoking it disconnects the phone.
+	if list.Tokens[0].Label != "alice-phone · phone (pairing QR)" {
+		t.Errorf("the paired phone's token label %q: want its name", list.Tokens[0].Label)
+	}
+	if out := runCLI(t, bin, env, "tokens"); !strings.Contains(out, list.Tokens[0].ID) || !strings.Contains(out, "controller") || !strings.Contains(out, "alice-phone") {
 		t.Fatalf("meshbox tokens:\n%s", out)
 	}
 	runCLI(t, bin, env, "tokens", "revoke", list.Tokens[0].ID)

@@ -3,7 +3,9 @@ package auth
 import "github.com/meshbox/meshbox/internal/relay"
 
 // Relay returns the store as the relay's Credentials (relay.Config): the hub
-// token is ScopeHub, phone tokens their scope, anything else refused.
+// token is ScopeHub, phone tokens their scope, anything else refused. It is
+// also a relay.Namer: a freshly paired phone's token takes the name the
+// phone identified with as its label.
 func (s *Store) Relay() relay.Credentials { return relayCreds{s} }
 
 type relayCreds struct{ s *Store }
@@ -23,3 +25,5 @@ func (c relayCreds) Lookup(token string) (relay.Scope, bool) {
 	}
 	return 0, false
 }
+
+func (c relayCreds) Named(token, name string) { c.s.Named(token, name) }

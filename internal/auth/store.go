@@ -19,8 +19,10 @@ import (
 	"time"
 )
 
-// MaxPending bounds the tokens minted for an open pairing window and not
-// used yet; minting one more drops the oldest.
+// MaxPending bounds the page-session tokens minted for an open pairing
+// window and not used yet; minting one more drops the oldest. The QR's token
+// has a slot of its own (MintQR), so a flood of page sessions never pushes
+// it out from under a phone that is scanning.
 const MaxPending = 16
 
 // WeakLen is the length under which a configured secret is called weak.
@@ -56,6 +58,10 @@ type entry struct {
 	rec   record
 	sum   [32]byte
 	until time.Time // pending: valid until (zero = until ClearPending)
+	// autoLabel: claimed from the pairing window with the label it was
+	// minted with; the name the phone identifies with replaces it once
+	// (Named). Memory only: a restart keeps whatever label was saved.
+	autoLabel bool
 }
 
 // Store holds the credentials. Safe for concurrent use; Lookup is what the
@@ -73,7 +79,8 @@ type Store struct {
 
 	mu      sync.Mutex
 	tokens  []*entry // persisted
-	pending []*entry // minted for pairing, not used yet
+	pending []*entry // page-session tokens minted for pairing, not used yet
+	qr      *entry   // the pairing QR's token, not used yet (never evicted by pending)
 	dirty   bool     // last-seen times changed since the last save
 	gen     uint64   // bumped on every change of tokens
 
@@ -249,6 +256,9 @@ func (s *Store) Lookup(token string) (Scope, bool) {
 			hit, pendingAt = e, i
 		}
 	}
+	if s.qr != nil && subtle.ConstantTimeCompare(sum[:], s.qr.sum[:]) == 1 {
+		hit, pendingAt = s.qr, len(s.pending) // past the list: the QR's slot
+	}
 	if hit == nil || (pendingAt >= 0 && !hit.until.IsZero() && !now.Before(hit.until)) {
 		s.mu.Unlock()
 		return ScopeNone, false
@@ -257,8 +267,13 @@ func (s *Store) Lookup(token string) (Scope, bool) {
 	scope := hit.rec.Scope
 	claimed := pendingAt >= 0
 	if claimed {
-		s.pending = append(s.pending[:pendingAt], s.pending[pendingAt+1:]...)
+		if hit == s.qr {
+			s.qr = nil
+		} else {
+			s.pending = append(s.pending[:pendingAt], s.pending[pendingAt+1:]...)
+		}
 		hit.until = time.Time{}
+		hit.autoLabel = true
 		s.tokens = append(s.tokens, hit)
 		s.gen++
 	} else {
@@ -326,6 +341,60 @@ func (s *Store) MintPending(scope Scope, label string, until time.Time) (string,
 	return secret, tokenOf(e, true), nil
 }
 
+// MintQR creates the token the pairing QR carries, in a slot of its own: it
+// replaces the previous unused QR token and is never dropped by
+// MintPending, however many page sessions are opened meanwhile. Like a
+// pending token it is stored at its first use and valid until until.
+func (s *Store) MintQR(scope Scope, label string, until time.Time) (string, Token, error) {
+	e, secret, err := s.newEntry(scope, label)
+	if err != nil {
+		return "", Token{}, err
+	}
+	e.until = until
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.qr = e
+	return secret, tokenOf(e, true), nil
+}
+
+// Named labels a phone token claimed from the pairing window (since this
+// process started) with the name the phone identified with, so the token
+// list says which phone is which. Only the first identify after the claim
+// renames (to "NAME · OLD LABEL"); a name that CheckLabel refuses is
+// ignored. The relay calls it
+// after admitting a member through the store (relay.Namer).
+func (s *Store) Named(token, name string) {
+	if token == "" || name == "" || CheckLabel(name) != nil {
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	var hit *entry
+	for _, e := range s.tokens {
+		if e.autoLabel && subtle.ConstantTimeCompare(sum[:], e.sum[:]) == 1 {
+			hit = e
+		}
+	}
+	if hit == nil {
+		s.mu.Unlock()
+		return
+	}
+	hit.autoLabel = false
+	old := hit.rec.Label
+	label := name + " · " + old // "Alice-iPhone · phone (pairing QR)"
+	if CheckLabel(label) != nil {
+		label = name
+	}
+	hit.rec.Label = label
+	s.gen++
+	id := hit.rec.ID
+	s.mu.Unlock()
+	if err := s.save(); err != nil {
+		s.log.Error("auth: cannot save a phone token's label", "err", err, "token_id", id)
+	}
+	s.log.Info("pairing: phone token labelled with its name", "token_id", id, "label", label)
+}
+
 func (s *Store) newEntry(scope Scope, label string) (*entry, string, error) {
 	if scope != ScopeController && scope != ScopeViewer {
 		return nil, "", fmt.Errorf("cannot mint a %s token", scope)
@@ -355,14 +424,19 @@ func (s *Store) IsPending(id string) bool {
 			return e.until.IsZero() || now.Before(e.until)
 		}
 	}
+	if s.qr != nil && s.qr.rec.ID == id {
+		return s.qr.until.IsZero() || now.Before(s.qr.until)
+	}
 	return false
 }
 
-// ClearPending drops every pending token (the pairing window closed).
+// ClearPending drops every pending token, the QR's too (the pairing window
+// closed).
 func (s *Store) ClearPending() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pending = nil
+	s.qr = nil
 }
 
 // Revoke deletes the token id (stored or pending). A phone using it is
@@ -400,16 +474,24 @@ func (s *Store) removeLocked(id string) (*entry, bool) {
 			return e, true
 		}
 	}
+	if e := s.qr; e != nil && e.rec.ID == id {
+		s.qr = nil
+		return e, true
+	}
 	return nil, false
 }
 
-// List returns the stored tokens, then the pending ones, oldest first.
+// List returns the stored tokens, then the QR's and the other pending ones,
+// oldest first.
 func (s *Store) List() []Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Token, 0, len(s.tokens)+len(s.pending))
+	out := make([]Token, 0, len(s.tokens)+len(s.pending)+1)
 	for _, e := range s.tokens {
 		out = append(out, tokenOf(e, false))
+	}
+	if s.qr != nil {
+		out = append(out, tokenOf(s.qr, true))
 	}
 	for _, e := range s.pending {
 		out = append(out, tokenOf(e, true))

@@ -280,3 +280,87 @@ func TestListJSONHasNoSecret(t *testing.T) {
 		t.Fatalf("list JSON %s", b)
 	}
 }
+
+// TestQRSlotSurvivesPageFlood: the QR's token has its own slot; any number
+// of page-session tokens minted meanwhile never evict it (they only evict
+// each other), a new QR token replaces the old one, and a window closing
+// drops it.
+func TestQRSlotSurvivesPageFlood(t *testing.T) {
+	s := open(t, t.TempDir(), "hub-token-0123456789")
+	qr, qrTok, err := s.MintQR(ScopeController, "phone (pairing QR)", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 * MaxPending {
+		if _, _, err := s.MintPending(ScopeController, "browser page", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.IsPending(qrTok.ID) {
+		t.Fatal("the QR token was evicted by page sessions")
+	}
+	if n := len(s.List()); n != MaxPending+1 {
+		t.Fatalf("%d tokens listed, want %d pending pages + the QR's", n, MaxPending+1)
+	}
+	qr2, _, _ := s.MintQR(ScopeController, "phone (pairing QR)", time.Time{})
+	if _, ok := s.Lookup(qr); ok {
+		t.Fatal("a replaced QR token still works")
+	}
+	if sc, ok := s.Lookup(qr2); !ok || sc != ScopeController {
+		t.Fatal("the QR token does not pair")
+	}
+	if _, ok := open(t, s.Dir(), "hub-token-0123456789").Lookup(qr2); !ok {
+		t.Fatal("the phone paired from the QR is not stored")
+	}
+	qr3, _, _ := s.MintQR(ScopeViewer, "", time.Time{})
+	s.ClearPending()
+	if _, ok := s.Lookup(qr3); ok {
+		t.Fatal("the QR token works after the window closed")
+	}
+}
+
+// TestNamedLabelsAPairedPhone: the first identify after pairing labels the
+// token with the phone's name (kept across a restart); later names, names
+// with control characters and tokens that were not just paired are left
+// alone.
+func TestNamedLabelsAPairedPhone(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, "hub-token-0123456789")
+	minted, _, _ := s.Mint(ScopeViewer, "wall tablet")
+	sec, tok, _ := s.MintQR(ScopeController, "phone (pairing QR)", time.Time{})
+	s.Named(sec, "Alices-iPhone") // not claimed yet: nothing to label
+	if _, ok := s.Lookup(sec); !ok {
+		t.Fatal("QR token refused")
+	}
+	s.Named(sec, "bad\u2028name")
+	s.Named(sec, "Alices-iPhone")
+	s.Named(sec, "Mallory")
+	s.Named(minted, "Mallory")
+	label := func(st *Store, id string) string {
+		for _, x := range st.List() {
+			if x.ID == id {
+				return x.Label
+			}
+		}
+		return "(missing)"
+	}
+	if got := label(s, tok.ID); got != "Alices-iPhone · phone (pairing QR)" {
+		t.Fatalf("label %q", got)
+	}
+	again := open(t, dir, "hub-token-0123456789")
+	if got := label(again, tok.ID); got != "Alices-iPhone · phone (pairing QR)" {
+		t.Fatalf("label after a restart %q", got)
+	}
+	for _, x := range again.List() {
+		if x.Label == "Mallory" || strings.HasPrefix(x.Label, "Mallory") {
+			t.Fatalf("a later identify renamed %s", x.ID)
+		}
+	}
+	long := strings.Repeat("n", MaxLabelLen-2)
+	sec2, tok2, _ := s.MintQR(ScopeController, "phone (pairing QR)", time.Time{})
+	s.Lookup(sec2)
+	s.Named(sec2, long)
+	if got := label(s, tok2.ID); got != long {
+		t.Fatalf("a long name: label %q, want the name alone", got)
+	}
+}

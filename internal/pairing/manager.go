@@ -51,7 +51,7 @@ func (m *Manager) QRToken() (secret string, ok bool) {
 	if m.qrID != "" && m.store.IsPending(m.qrID) {
 		return m.qrSecret, true
 	}
-	sec, tok, err := m.store.MintPending(auth.ScopeController, "phone (pairing QR)", m.w.Until())
+	sec, tok, err := m.store.MintQR(auth.ScopeController, "phone (pairing QR)", m.w.Until())
 	if err != nil {
 		m.log.Error("pairing: cannot mint a token", "err", err)
 		return "", false

@@ -188,3 +188,30 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestQRTokenSurvivesSessionFlood: while the window is open anyone on the
+// LAN can open page sessions; however many they open, the QR a phone is
+// scanning keeps working (it used to share their MaxPending slots).
+func TestQRTokenSurvivesSessionFlood(t *testing.T) {
+	st := testStore(t, t.TempDir())
+	m := NewManager(NewWindow(time.Hour, false, nil), st, nil)
+	qr, ok := m.QRToken()
+	if !ok {
+		t.Fatal("no QR token")
+	}
+	v := m.QRVersion()
+	for range 4 * auth.MaxPending {
+		if _, ok := m.PageToken(); !ok {
+			t.Fatal("no page token")
+		}
+	}
+	if m.QRVersion() != v {
+		t.Fatal("the QR changed under a flood of page sessions")
+	}
+	if again, _ := m.QRToken(); again != qr {
+		t.Fatal("the QR token was replaced")
+	}
+	if sc, ok := st.Lookup(qr); !ok || sc != auth.ScopeController {
+		t.Fatal("the scanned QR token no longer pairs")
+	}
+}

@@ -257,6 +257,9 @@ func (c *conn) identify(f wire.Frame) {
 	}
 	s.register(c, ident)
 	c.writeFirst()
+	if n, ok := s.cfg.Credentials.(Namer); ok && ident.viaCreds {
+		n.Named(ident.token, ident.name)
+	}
 }
 
 // teardown removes the connection from every table once its reader stopped.

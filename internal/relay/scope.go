@@ -48,6 +48,14 @@ type Credentials interface {
 	Lookup(token string) (Scope, bool)
 }
 
+// Namer is optionally implemented by Credentials: after a member was
+// admitted through Credentials, Named is told the name it identified with
+// (the token store labels a freshly paired phone's token with it). It runs
+// on the member's read goroutine under no relay lock.
+type Namer interface {
+	Named(token, name string)
+}
+
 // Member describes one identified member, for listing connected phones.
 type Member struct {
 	ID, Name, Channel, Role string
