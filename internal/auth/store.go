@@ -327,18 +327,12 @@ func (s *Store) Mint(scope Scope, label string) (string, Token, error) {
 // phone uses it (then it is stored) or until (zero: until ClearPending).
 // At most MaxPending are kept; the oldest is dropped first.
 func (s *Store) MintPending(scope Scope, label string, until time.Time) (string, Token, error) {
-	e, secret, err := s.newEntry(scope, label)
-	if err != nil {
-		return "", Token{}, err
-	}
-	e.until = until
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending) >= MaxPending {
-		s.pending = append(s.pending[:0], s.pending[1:]...)
-	}
-	s.pending = append(s.pending, e)
-	return secret, tokenOf(e, true), nil
+	return s.mintPending(scope, label, until, func(e *entry) {
+		if len(s.pending) >= MaxPending {
+			s.pending = append(s.pending[:0], s.pending[1:]...)
+		}
+		s.pending = append(s.pending, e)
+	})
 }
 
 // MintQR creates the token the pairing QR carries, in a slot of its own: it
@@ -346,6 +340,11 @@ func (s *Store) MintPending(scope Scope, label string, until time.Time) (string,
 // MintPending, however many page sessions are opened meanwhile. Like a
 // pending token it is stored at its first use and valid until until.
 func (s *Store) MintQR(scope Scope, label string, until time.Time) (string, Token, error) {
+	return s.mintPending(scope, label, until, func(e *entry) { s.qr = e })
+}
+
+// mintPending creates a pending entry and files it with put, under s.mu.
+func (s *Store) mintPending(scope Scope, label string, until time.Time, put func(*entry)) (string, Token, error) {
 	e, secret, err := s.newEntry(scope, label)
 	if err != nil {
 		return "", Token{}, err
@@ -353,7 +352,7 @@ func (s *Store) MintQR(scope Scope, label string, until time.Time) (string, Toke
 	e.until = until
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.qr = e
+	put(e)
 	return secret, tokenOf(e, true), nil
 }
 
