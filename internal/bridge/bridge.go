@@ -107,6 +107,7 @@ type Bridge struct {
 	stats       counters
 	logLimit    logLimiter
 	linked      linkedTable // announced linked boxes (linked.go)
+	members     memberSet   // memberships and forwarded commands (relayed.go)
 }
 
 // New opens every output and input of cfg on host and drives each output

@@ -41,10 +41,8 @@ func (b *Bridge) HandleBroadcast(ctx context.Context, payload json.RawMessage) {
 	}
 	switch {
 	case mt == "box_announce":
-		b.heardAnnounce(m)
-	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
-		b.linked.values(m, mt)
-	case b.forLinkedBox(m, mt):
+		b.heardAnnounce(m, nil)
+	case b.crossing(nil, m, mt, payload):
 	case mt == "control_sync_request":
 		b.SendSnapshot(m.str("from"))
 	default:
@@ -64,7 +62,7 @@ func parseCommand(payload json.RawMessage) (m inMsg, mt string, ok bool) {
 	}
 	switch mt = m.str("msg_type"); mt {
 	case "cmd", "set", "command", "control_sync_request", "sim", "box_announce",
-		"state", "metrics", "control_snapshot":
+		"state", "metrics", "control_snapshot", "command_ack":
 		return m, mt, true
 	}
 	return nil, "", false

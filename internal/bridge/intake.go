@@ -48,18 +48,21 @@ func newIntake(b *Bridge) *intake {
 // never blocks: commands are queued for the bridge's worker (refused with
 // ErrBusy when the queue is full); all_off and control_sync_request are
 // handled at once, ahead of any queued command.
-func (b *Bridge) Receive(payload json.RawMessage) {
+func (b *Bridge) Receive(payload json.RawMessage) { b.receiveFrom(nil, payload) }
+
+// receiveFrom is Receive for a payload member from heard (nil: not from a
+// member): linked boxes' frames are recorded and, for a hub on a plain
+// relay, forwarded between relays (relayed.go).
+func (b *Bridge) receiveFrom(from *Member, payload json.RawMessage) {
 	m, mt, ok := parseCommand(payload)
 	if !ok {
 		return
 	}
 	switch {
 	case mt == "box_announce":
-		b.heardAnnounce(m)
-	case mt == "state" || mt == "metrics" || mt == "control_snapshot":
-		b.linked.values(m, mt)
-	case b.forLinkedBox(m, mt):
-		// the linked box applies and acks it
+		b.heardAnnounce(m, from)
+	case b.crossing(from, m, mt, payload):
+		// a linked box's frame, or its command: the box applies and acks it
 	case mt == "control_sync_request":
 		b.SendSnapshot(m.str("from"))
 	case b.closing.Load():

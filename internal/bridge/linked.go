@@ -62,6 +62,10 @@ type linkedBox struct {
 	v      string          // the layout fingerprint last announced
 	tabs   json.RawMessage // the tabs of that layout (nil until announced with it)
 	avail  bool            // available when last reported (LinkedBoxes, EventLinked)
+	// via is the member that heard the box (nil: unknown, as in tests). A
+	// box heard through an upstream member lives on another relay: the
+	// hub forwards between it and its own relay (relayed.go).
+	via *Member
 }
 
 // LinkedBox is one linked box as the hub sees it.
@@ -82,7 +86,10 @@ const maxLinkedValues = 1000
 // heard records a box_announce payload; bad or oversized ones are
 // ignored. changed is true when the hub's view changed (a new or returning
 // box, new tabs): EventLinked.
-func (t *linkedTable) heard(m inMsg, now time.Time) (changed bool) {
+func (t *linkedTable) heard(m inMsg, now time.Time) (changed bool) { return t.heardVia(m, now, nil) }
+
+// heardVia is heard for an announce that member via heard.
+func (t *linkedTable) heardVia(m inMsg, now time.Time, via *Member) (changed bool) {
 	name, prefix := m.str("box"), m.str("prefix")
 	if name == "" || prefix == "" || len(prefix) > maxPrefixLen || len(name) > maxPrefixLen {
 		return false
@@ -112,7 +119,7 @@ func (t *linkedTable) heard(m inMsg, now time.Time) (changed bool) {
 	}
 	lb := t.boxes[prefix]
 	changed = !lb.avail || lb.name != name
-	lb.name, lb.seen, lb.avail = name, now, true
+	lb.name, lb.seen, lb.avail, lb.via = name, now, true, via
 	if v != lb.v {
 		lb.v, lb.tabs, changed = v, nil, true
 	}
@@ -162,17 +169,19 @@ func (b *Bridge) linkedChanged() {
 	b.SendSnapshot("")
 }
 
-// heardAnnounce records a box_announce and publishes EventLinked when the
-// hub's view changed.
-func (b *Bridge) heardAnnounce(m inMsg) {
-	if b.linked.heard(m, time.Now()) {
+// heardAnnounce records a box_announce heard by member via (nil: not from
+// a member) and publishes EventLinked when the hub's view changed.
+func (b *Bridge) heardAnnounce(m inMsg, via *Member) {
+	if b.linked.heardVia(m, time.Now(), via) {
 		b.linkedChanged()
 	}
 }
 
 // values records the control values in a linked box's state, metrics or
-// control_snapshot payload (ids under an announced prefix only).
-func (t *linkedTable) values(m inMsg, mt string) {
+// control_snapshot payload (ids under an announced prefix only). It
+// returns the member through which the (last) matching box was heard, nil
+// when none matched.
+func (t *linkedTable) values(m inMsg, mt string) (via *Member) {
 	kv := map[string]json.RawMessage{}
 	switch mt {
 	case "state":
@@ -191,7 +200,7 @@ func (t *linkedTable) values(m inMsg, mt string) {
 		}
 	}
 	if len(kv) == 0 {
-		return
+		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -199,13 +208,14 @@ func (t *linkedTable) values(m inMsg, mt string) {
 		// Not a linked box's own snapshot: the relay echoes this bridge's
 		// merged snapshot back to it (§9: the sender is included), which
 		// may hold values older than what the box sent since.
-		return
+		return nil
 	}
 	for id, raw := range kv {
 		for p, lb := range t.boxes {
 			if !strings.HasPrefix(id, p) {
 				continue
 			}
+			via = lb.via
 			if lb.values == nil {
 				lb.values = map[string]any{}
 				t.boxes[p] = lb
@@ -223,6 +233,7 @@ func (t *linkedTable) values(m inMsg, mt string) {
 			break
 		}
 	}
+	return via
 }
 
 // oneBox reports whether every id of a snapshot is under one announced
@@ -279,6 +290,12 @@ func (b *Bridge) linkedSnapshot() (uint64, map[string]any) {
 // LinkedFor; its next announce (after it is admitted again) restores it.
 // changed is true when a box became unavailable.
 func (t *linkedTable) roster(payload json.RawMessage) (changed bool) {
+	return t.rosterVia(payload, nil)
+}
+
+// rosterVia is roster for the roster member via heard: only the boxes
+// heard through via are on that relay.
+func (t *linkedTable) rosterVia(payload json.RawMessage, via *Member) (changed bool) {
 	var list struct {
 		Clients []struct {
 			Name string `json:"name"`
@@ -294,7 +311,7 @@ func (t *linkedTable) roster(payload json.RawMessage) (changed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, lb := range t.boxes {
-		if !present[lb.name] {
+		if lb.via == via && !present[lb.name] {
 			changed = changed || lb.avail
 			lb.seen, lb.avail = time.Time{}, false
 			t.boxes[p] = lb
@@ -305,14 +322,20 @@ func (t *linkedTable) roster(payload json.RawMessage) (changed bool) {
 
 // owner returns the linked box owning target ("" if none).
 func (t *linkedTable) owner(target string, now time.Time) string {
+	name, _ := t.ownerVia(target, now)
+	return name
+}
+
+// ownerVia is owner and the member through which that box was heard.
+func (t *linkedTable) ownerVia(target string, now time.Time) (string, *Member) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, b := range t.boxes {
 		if strings.HasPrefix(target, p) && now.Sub(b.seen) <= LinkedFor {
-			return b.name
+			return b.name, b.via
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // LinkedOwner returns the name of the linked box that announced a prefix
@@ -321,17 +344,22 @@ func (b *Bridge) LinkedOwner(target string) string {
 	return b.linked.owner(target, time.Now())
 }
 
-// forLinkedBox reports whether a cmd/set payload targets a linked box's
-// control (the linked box answers it; this bridge stays silent).
-func (b *Bridge) forLinkedBox(m inMsg, mt string) bool {
+// linkedTarget returns, for a cmd/set payload that targets a linked box's
+// control, the member through which that box was heard (ok true: the
+// linked box answers it; this bridge stays silent, or forwards it).
+func (b *Bridge) linkedTarget(m inMsg, mt string) (via *Member, ok bool) {
 	if mt != "cmd" && mt != "set" {
-		return false
+		return nil, false
 	}
 	target := m.str("target")
 	if target == "" {
 		target = m.str("key")
 	}
-	return target != "" && b.LinkedOwner(target) != ""
+	if target == "" {
+		return nil, false
+	}
+	name, via := b.linked.ownerVia(target, time.Now())
+	return via, name != ""
 }
 
 // announce sends this member's box_announce (only for a prefixed member),
@@ -348,14 +376,7 @@ func (m *Member) announce(ctx context.Context, withTabs bool) {
 		}
 	}
 	p, _ := json.Marshal(a)
-	sealed, err := m.seal(json.RawMessage(p))
-	if err != nil {
-		m.log.Error("bridge: cannot seal box_announce; not sent", "err", err)
-		return
-	}
-	if err := m.Client.Send(ctx, "broadcast_request", sealed); err != nil && ctx.Err() == nil {
-		m.log.Debug("bridge: box_announce not sent", "err", err)
-	}
+	m.broadcast(ctx, "box_announce", json.RawMessage(p))
 }
 
 // hubMsg is the box_hub payload: the boxes this hub aggregates.

@@ -181,8 +181,8 @@ func TestHubFrame(t *testing.T) {
 	if _, ok := b.Frame(Event{Kind: EventLinked}, ""); ok {
 		t.Error("box_hub sent with no linked box")
 	}
-	b.heardAnnounce(announceMsg(t, `{"box":"shed","prefix":"shed."}`))
-	b.heardAnnounce(announceMsg(t, `{"box":"garage","prefix":"garage."}`))
+	b.heardAnnounce(announceMsg(t, `{"box":"shed","prefix":"shed."}`), nil)
+	b.heardAnnounce(announceMsg(t, `{"box":"garage","prefix":"garage."}`), nil)
 	raw, ok := b.Frame(Event{Kind: EventLinked}, "")
 	want := `{"msg_type":"box_hub","hub":"` + b.Name() + `","boxes":["garage","shed"]}`
 	if !ok || string(raw) != want {

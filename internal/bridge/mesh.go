@@ -85,6 +85,8 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		joined:   make(chan struct{}),
 		tabs:     jo.Tabs,
 		resync:   make(chan struct{}, 1),
+		fwd:      make(chan json.RawMessage, fwdQueue),
+		upstream: jo.URL != "",
 		offSince: time.Now(),
 	}
 	opts := meshsocket.Options{
@@ -136,12 +138,12 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	m.Client = c
 	c.On("broadcast", func(_ context.Context, f wire.Frame) (any, error) {
 		if p, ok := m.open("broadcast", f.Payload); ok && !m.hubbed(p, time.Now()) {
-			b.Receive(p)
+			b.receiveFrom(m, p)
 		}
 		return nil, nil
 	})
 	c.On("server_client_list", func(_ context.Context, f wire.Frame) (any, error) {
-		if b.linked.roster(f.Payload) { // a linked box that left is unavailable at once
+		if b.linked.rosterVia(f.Payload, m) { // a linked box that left is unavailable at once
 			b.linkedChanged()
 		}
 		return nil, nil
@@ -159,6 +161,7 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 		})
 	}
 	m.sub = b.Subscribe("member "+name, SubscribeOptions{Queue: queue})
+	b.addMember(m)
 	sctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Add(1)
@@ -184,6 +187,9 @@ type Member struct {
 	joined chan struct{}   // closed at the first admission
 	tabs   json.RawMessage // set at Join, read-only: the announced layout tabs
 	tabsV  string          // their fingerprint
+	// upstream: joined by URL (an upstream link), not the box's own relay.
+	upstream bool
+	fwd      chan json.RawMessage // cap fwdQueue: payloads forwarded to this relay (relayed.go); never closed
 
 	mu       sync.Mutex
 	online   bool      // guarded by mu
@@ -261,6 +267,8 @@ func (m *Member) send(ctx context.Context) {
 				return
 			}
 			m.write(ctx, ev)
+		case p := <-m.fwd:
+			m.writeRaw(ctx, p)
 		}
 	}
 }
@@ -270,13 +278,24 @@ func (m *Member) write(ctx context.Context, ev Event) {
 	if !ok {
 		return
 	}
+	m.broadcast(ctx, ev.Kind.String(), payload)
+}
+
+// writeRaw sends a payload forwarded from another relay (relayed.go).
+func (m *Member) writeRaw(ctx context.Context, p json.RawMessage) {
+	m.broadcast(ctx, "forwarded", p)
+}
+
+// broadcast seals payload for this relay and sends it as a
+// broadcast_request; what names it in the logs.
+func (m *Member) broadcast(ctx context.Context, what string, payload any) {
 	sealed, err := m.seal(payload)
 	if err != nil {
-		m.log.Error("bridge: cannot seal a frame; not sent", "kind", ev.Kind.String(), "err", err)
+		m.log.Error("bridge: cannot seal a frame; not sent", "kind", what, "err", err)
 		return
 	}
 	if err := m.Client.Send(ctx, "broadcast_request", sealed); err != nil && ctx.Err() == nil {
-		m.log.Debug("bridge: frame not sent", "kind", ev.Kind.String(), "err", err)
+		m.log.Debug("bridge: frame not sent", "kind", what, "err", err)
 	}
 }
 
@@ -298,6 +317,7 @@ func (m *Member) prefixReply(r any) any {
 
 // Close stops sending, then closes the client (leaving the relay).
 func (m *Member) Close() error {
+	m.b.removeMember(m)
 	m.sub.Close()
 	m.cancel()
 	m.wg.Wait()

@@ -36,7 +36,10 @@
 //     A command without a target is accepted only for "all_off" (the safe
 //     direction: a house-wide all-off) or with "target":"<name>". Frames
 //     routed to this box by id or name need no prefix (a prefixed target
-//     is stripped too).
+//     is stripped too). With Prefix "" the box is the hub on that relay:
+//     linked boxes' box_announce, state, metrics, control_snapshot and
+//     command_ack pass to the bridge, which aggregates and forwards them
+//     (bridge relayed.go).
 //
 // Member names must be distinct on one upstream relay: a newcomer with the
 // same name evicts the incumbent (close 1000), so two boxes both called

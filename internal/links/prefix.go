@@ -99,6 +99,14 @@ func (n *namespace) payload(typ string, p json.RawMessage) (out json.RawMessage,
 		case "cmd", "set", "command":
 		case "control_sync_request", "box_hub": // box_hub: the member's own (bridge.Member.hubbed)
 			return p, true
+		case "box_announce", "state", "metrics", "command_ack", "control_snapshot":
+			// A box that joins with plain ids is the hub on that relay: it
+			// hears the boxes linked there (bridge relayed.go). A prefixed
+			// link is one box among others: not its business.
+			if n.prefix == "" {
+				return p, true
+			}
+			return nil, false
 		default:
 			return nil, false
 		}

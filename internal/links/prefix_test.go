@@ -92,8 +92,12 @@ func TestInboundWithoutPrefix(t *testing.T) {
 	}{
 		{`{"msg_type":"cmd","target":"lamp","value":true}`, true},
 		{`{"msg_type":"control_sync_request","from":"x"}`, true},
-		{`{"msg_type":"state","target":"lamp","value":true}`, false},
-		{`{"msg_type":"command_ack","cmd_id":"1","ok":true}`, false},
+		// Plain ids: the hub on that relay hears the boxes linked there.
+		{`{"msg_type":"state","target":"garage.lamp","value":true}`, true},
+		{`{"msg_type":"command_ack","cmd_id":"1","ok":true}`, true},
+		{`{"msg_type":"box_announce","box":"garage","prefix":"garage."}`, true},
+		{`{"msg_type":"chat_message","text":"hi"}`, false},
+		{`{"msg_type":"notify","text":"x"}`, false},
 	} {
 		in := frame("broadcast", c.payload, "")
 		out, keep := n.inbound(in)
