@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/meshbox/meshbox/internal/atomicfile"
 	"github.com/meshbox/meshbox/internal/automation"
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
@@ -111,11 +112,8 @@ func (st *autoState) persist() error {
 	if err != nil {
 		return err
 	}
-	tmp := st.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, st.path)
+	// A power cut mid-write must leave the old file or the new one.
+	return atomicfile.WriteFile(st.path, data, 0o600)
 }
 
 // startAutomation runs the engine, feeding it the bridge's current values
