@@ -69,6 +69,13 @@ func loadConfig(t testing.TB, yaml string) *config.Config {
 // returns once the box is ready.
 func startBox(t testing.TB, cfg *config.Config, log *slog.Logger) *testBox {
 	t.Helper()
+	return startBoxWith(t, cfg, log, nil)
+}
+
+// startBoxWith is startBox with edit applied to the box's Options (may be
+// nil).
+func startBoxWith(t testing.TB, cfg *config.Config, log *slog.Logger, edit func(*Options)) *testBox {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +83,12 @@ func startBox(t testing.TB, cfg *config.Config, log *slog.Logger) *testBox {
 	board := simhost.New(simhost.Options{Seed: 1, Logger: log})
 	cfg.Listen = ln.Addr().String()
 	cfg.MDNS.Disabled = true
-	bx, err := New(Options{Config: cfg, Logger: log, Listener: ln, StateDir: t.TempDir(),
-		Token: testToken, TokenSource: "test", Relay: cfg.Relay, Sim: true, Board: board})
+	opts := Options{Config: cfg, Logger: log, Listener: ln, StateDir: t.TempDir(),
+		Token: testToken, TokenSource: "test", Relay: cfg.Relay, Sim: true, Board: board}
+	if edit != nil {
+		edit(&opts)
+	}
+	bx, err := New(opts)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

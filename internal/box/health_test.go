@@ -3,7 +3,9 @@ package box
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +55,77 @@ func TestHealthzWhenBridgeOffMesh(t *testing.T) {
 	}
 	if err := bx.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestWatchdogStopsWhenBridgeOffMesh: with systemd's watchdog on
+// (NOTIFY_SOCKET, WATCHDOG_USEC 200 ms) a running box feeds it while its
+// bridge is on the relay, and stops feeding it (saying why in STATUS=)
+// once the bridge has been off the mesh longer than the grace, so systemd
+// kills and restarts a wedged box.
+func TestWatchdogStopsWhenBridgeOffMesh(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 1000)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	env := map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000"}
+	logs := logtest.New(t)
+	bx := startBoxWith(t, loadConfig(t, valveConfig), logs.Logger(), func(o *Options) {
+		o.Getenv = func(k string) string { return env[k] }
+		o.HealthGrace = time.Second
+	})
+	next := func(d time.Duration) (string, bool) {
+		select {
+		case m := <-msgs:
+			return m, true
+		case <-time.After(d):
+			return "", false
+		}
+	}
+	fed := 0
+	for fed < 3 {
+		m, ok := next(10 * time.Second)
+		if !ok {
+			t.Fatalf("the watchdog is not fed while the bridge is joined (%d keep-alives)", fed)
+		}
+		if strings.Contains(m, "WATCHDOG=1") {
+			fed++
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bx.Relay().Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Keep-alives may go on for the grace; then they stop and STATUS= says why.
+	sawStatus := false
+	deadline := time.Now().Add(20 * time.Second)
+	for !sawStatus {
+		m, ok := next(time.Until(deadline))
+		if !ok {
+			t.Fatal("no STATUS= naming the bridge off the mesh within 20 s")
+		}
+		sawStatus = strings.Contains(m, "STATUS=") && strings.Contains(m, "off the mesh")
+	}
+	// From now on no keep-alive: ten watchdog intervals without one.
+	for quiet := time.Now().Add(2 * time.Second); time.Now().Before(quiet); {
+		m, ok := next(time.Until(quiet))
+		if ok && strings.Contains(m, "WATCHDOG=1") {
+			t.Fatalf("the watchdog is still fed after the bridge went off the mesh: %q", m)
+		}
 	}
 }
