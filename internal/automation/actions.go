@@ -85,7 +85,13 @@ func (e *Engine) execute(ctx context.Context, r *rule, acts []config.Action, wai
 		return nil
 	}
 	if wait > 0 {
-		_ = e.post(ctx, func() { r.lastRun = time.Now() })
+		// The run starts now: say so at once (its status only changes
+		// again when it ends, maybe hours later).
+		_ = e.post(ctx, func() {
+			now := time.Now()
+			r.lastRun = now
+			e.s.status(r.status(e.s, now))
+		})
 	}
 	var first error
 	note := func(err error) {

@@ -25,6 +25,10 @@
 //     does not leave the lights as they were) and continues its remaining
 //     delays. Times are wall-clock in Options.Location (the system zone),
 //     DST included.
+//   - Visible: each thermostat's and automation's Status reaches the box
+//     through Options.OnStatus; StatusValues turns it into the read-only
+//     controls phones and the page show ("<id>_status", and an
+//     automation's "<id>_last_run").
 //   - Thermostats switch with hysteresis (deadband), honour min_on and
 //     min_off, and turn the output off when their sensor is stale. A phone
 //     switching the output overrides the thermostat until its next

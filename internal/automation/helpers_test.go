@@ -146,7 +146,13 @@ func withLocation(l *time.Location) rigOpt { return func(o *Options) { o.Locatio
 // current states (as the box does from the bridge's snapshot).
 func start(t *testing.T, logic string, initial map[string]any, opts ...rigOpt) *rig {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(base+logic))
+	return startYAML(t, base+logic, initial, opts...)
+}
+
+// startYAML is start on a whole config (wiring of its own, e.g. filters).
+func startYAML(t *testing.T, yaml string, initial map[string]any, opts ...rigOpt) *rig {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,10 @@ package box
 // The automation component: the box's own logic (thermostats, rules,
 // schedules; internal/automation) fed by the bridge's events and acting
 // through the bridge like a phone. Its controls (thermostat id -> target,
-// automation id -> enabled, "<id>_status" -> state) are bridge extra
-// controls, so they are in control_snapshot and settable with set/cmd; they
-// persist in the state directory (automations.json).
+// automation id -> enabled) are bridge extra controls, so they are in
+// control_snapshot and settable with set/cmd; they persist in the state
+// directory (automations.json). The read-only "<id>_status" (state) and
+// "<id>_last_run" (when an automation last ran) are bridge values too.
 
 import (
 	"context"
@@ -79,8 +80,14 @@ func (b *Box) newAutomation(cfg *config.Config, br *bridge.Bridge, ref *engineRe
 			br.SetControl(id, v)
 			st.save(id, v)
 		},
-		OnStatus: func(s automation.Status) { br.SetControl(automation.StatusID(s.ID), s.State) },
-		Restore:  restore,
+		// State and last run as read-only controls: the layout's status
+		// and last-run labels listen for their state frames.
+		OnStatus: func(s automation.Status) {
+			for _, v := range automation.StatusValues(s, nil) {
+				br.SetControl(v.ID, v.Value)
+			}
+		},
+		Restore: restore,
 	})
 	if err != nil {
 		return nil, err
@@ -90,6 +97,9 @@ func (b *Box) newAutomation(cfg *config.Config, br *bridge.Bridge, ref *engineRe
 		br.SetControl(id, v)
 		br.SetControl(automation.StatusID(id), "starting")
 		st.saved[id] = v
+	}
+	for _, a := range cfg.Automations {
+		br.SetControl(automation.LastRunID(a.ID), automation.NeverRun)
 	}
 	ref.p.Store(e)
 	return st, nil

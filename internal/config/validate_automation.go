@@ -48,6 +48,11 @@ func (v *validator) logic() {
 			}
 		}
 	}
+	for _, id := range automationIDs(cfg) {
+		if prev, ok := v.ids[id+"_last_run"]; ok {
+			c.add(v.ids[id]+".id", "%q would clash with %s: %s_last_run is this one's last-run control", id, prev, id)
+		}
+	}
 	env := cfg.ExprEnv()
 	for i := range cfg.Automations {
 		v.automation(i, env)

@@ -10,6 +10,7 @@ const (
 	KindThermostat = "thermostat" // target -> stepper
 	KindAutomation = "automation" // enabled -> toggle
 	KindStatus     = "status"     // a thermostat's or automation's state -> label
+	KindLastRun    = "last_run"   // when an automation last ran -> label
 	KindLog        = "log"        // notifications -> logConsole
 )
 
@@ -17,11 +18,12 @@ const (
 const NotificationsID = "notifications"
 
 // automationItems are, per thermostat, a target stepper and a status label;
-// per automation, an enabled toggle and a status label; and one log console
-// of notifications when any automation notifies. Values come from the
-// frames the box sends: {"msg_type":"state","target":ID,"value":V} for the
-// controls, {"msg_type":"automation_status","id":ID,"state":S} for status
-// and {"msg_type":"notify","source":ID,"text":T} for notifications.
+// per automation, an enabled toggle, a status label and a last-run label;
+// and one log console of notifications when any automation notifies. Values
+// come from the frames the box sends: {"msg_type":"state","target":ID,
+// "value":V} for the controls and for the read-only "<id>_status" and
+// "<id>_last_run" (automation.StatusValues), and {"msg_type":"notify",
+// "source":ID,"text":T} for notifications.
 func automationItems(cfg *config.Config) []Item {
 	var items []Item
 	state := func(id string) map[string]any { return map[string]any{"msg_type": "state", "target": id} }
@@ -55,7 +57,9 @@ func automationItems(cfg *config.Config) []Item {
 			Item{ID: a.ID, Kind: KindAutomation, Label: label, Icon: "gearshape.2",
 				Filter: state(a.ID), ValuePath: "value",
 				Command: map[string]any{"msg_type": "cmd", "target": a.ID, "value": "{{value}}"}},
-			status(a.ID, label))
+			status(a.ID, label),
+			Item{ID: automation.LastRunID(a.ID), Kind: KindLastRun, Label: label + " last run", Icon: "clock",
+				Filter: state(automation.LastRunID(a.ID)), ValuePath: "value"})
 		for _, act := range append(append([]config.Action{}, a.Do...), a.Else...) {
 			notify = notify || act.Notify != ""
 		}
@@ -80,7 +84,10 @@ func automationControl(c *Control, it Item) {
 		c.Style = "switch"
 		c.Action = cmdAction(it, "{{value}}")
 		c.Sync = listen(it)
-	case KindStatus:
+	case KindStatus, KindLastRun:
+		// One cell each: an automation's row is its toggle, its state and
+		// its last run; a thermostat's stepper, its state and a free cell.
+		c.Span = [2]int{1, 1}
 		c.Style = "caption"
 		c.Sync = listen(it)
 	case KindLog:

@@ -257,8 +257,12 @@ func bridgeFramesAs(t *testing.T, cfg *config.Config, l *Layout, prefix string, 
 	if len(cfg.Thermostats)+len(cfg.Automations) > 0 {
 		// The automation engine as the box wires it (internal/box).
 		e, err := automation.New(automation.Options{Config: cfg, Actuator: b, Notify: b.Notify,
-			OnControl:  b.SetControl,
-			OnStatus:   func(s automation.Status) { b.SetControl(automation.StatusID(s.ID), s.State) },
+			OnControl: b.SetControl,
+			OnStatus: func(s automation.Status) {
+				for _, v := range automation.StatusValues(s, nil) {
+					b.SetControl(v.ID, v.Value)
+				}
+			},
 			ClockValid: func() bool { return true }})
 		if err != nil {
 			t.Fatal(err)

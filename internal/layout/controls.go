@@ -21,6 +21,7 @@ var allowedTypes = map[string][]string{
 	KindThermostat: {"stepper", "slider"},
 	KindAutomation: {"toggle"},
 	KindStatus:     {"label"},
+	KindLastRun:    {"label"},
 	KindLog:        {"logConsole"},
 	KindTrend:      {"sparkline"},
 }
@@ -132,7 +133,7 @@ func control(it Item, ov config.LayoutItem) (Control, error) {
 		c.Span = [2]int{1, 4}
 		c.Style = "mono"
 		c.Sync = listen(it)
-	case KindThermostat, KindAutomation, KindStatus, KindLog:
+	case KindThermostat, KindAutomation, KindStatus, KindLastRun, KindLog:
 		automationControl(&c, it)
 	}
 	if ov.Label != "" {

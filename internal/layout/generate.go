@@ -49,7 +49,7 @@ func defaultTab(kind string) int {
 		return 0
 	case KindInput:
 		return 2
-	case KindThermostat, KindAutomation, KindStatus, KindLog:
+	case KindThermostat, KindAutomation, KindStatus, KindLastRun, KindLog:
 		return 3
 	}
 	return 1

@@ -92,7 +92,8 @@ func Controls(cfg *config.Config) []mqttlink.Control {
 	}
 	for _, a := range cfg.Automations {
 		out = append(out, mqttlink.Control{ID: a.ID, Label: a.Label, Kind: mqttlink.KindSwitch},
-			mqttlink.Control{ID: a.ID + "_status", Label: a.Label + " status", Kind: mqttlink.KindSensor, Text: true})
+			mqttlink.Control{ID: a.ID + "_status", Label: a.Label + " status", Kind: mqttlink.KindSensor, Text: true},
+			mqttlink.Control{ID: a.ID + "_last_run", Label: a.Label + " last run", Kind: mqttlink.KindSensor, Text: true})
 	}
 	return out
 }
