@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -167,7 +168,11 @@ func (b *Bridge) Join(ctx context.Context, jo JoinOptions) (*Member, error) {
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); m.send(sctx) }()
 	if err := c.Start(ctx); err != nil {
-		log.Warn("bridge: not admitted yet; retrying in the background", "err", err)
+		if errors.Is(err, context.Canceled) { // the box is stopping: nothing to report
+			log.Debug("bridge: join cancelled", "err", err)
+		} else {
+			log.Warn("bridge: not admitted yet; retrying in the background", "err", err)
+		}
 	}
 	return m, nil
 }

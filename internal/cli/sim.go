@@ -12,7 +12,7 @@ import (
 // _cmd and waits for the command_ack (ok:false "not simulated" on real
 // hardware).
 func Sim(ctx context.Context, env IO, args []string) error {
-	const usage = "usage: meshbox sim URL set TARGET VALUE|null | meshbox sim URL fault SENSOR true|false [flags]"
+	const usage = "usage: meshbox sim URL set FIELD|INPUT VALUE|null | meshbox sim URL fault SENSOR true|false [flags]"
 	cf, pos, err := parseCmd("sim", 5*time.Second, args, 4, 4, usage)
 	if err != nil {
 		return err
