@@ -32,7 +32,7 @@ type Result struct {
 // ErrUnknown) and sets its unit. It is a no-op for a disabled series.
 func (s *Store) Declare(name, unit string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if se := s.get(name); se != nil && unit != "" {
 		se.pol.Unit = unit
 	}

@@ -1,5 +1,7 @@
 package history
 
+import "math"
+
 // series is the history of one named quantity. Its fields are guarded by
 // Store.mu.
 type series struct {
@@ -12,6 +14,9 @@ type series struct {
 	maxRaw int
 	// dropped counts points refused (out of order, or the head was full).
 	dropped uint64
+	// capped: the raw tier reached maxRaw and dropped its oldest points;
+	// capLogged: the store said so (once).
+	capped, capLogged bool
 }
 
 // maxHead bounds the unflushed raw points of one series.
@@ -46,15 +51,29 @@ func (s *series) add(ts int64, v float64) bool {
 	}
 	v = s.value(v)
 	if raw := s.tiers[0]; raw != nil {
-		if len(raw.times) >= maxHead {
+		if len(raw.times) >= s.headCap() {
 			s.dropped++
 			return false
 		}
 		raw.add(ts, v)
+		if s.maxRaw > 0 && raw.points+len(raw.times) > s.maxRaw {
+			// At the cap: the oldest sealed blocks go (the rollups keep
+			// their minutes), so the raw tier never holds more than
+			// maxRaw points, between flushes too.
+			s.capped = raw.expire(math.MinInt64, s.maxRaw) || s.capped
+		}
 	}
 	s.last = ts
 	s.aggregate(ts, v)
 	return true
+}
+
+// headCap is the most unflushed raw points: maxHead, or maxRaw when lower.
+func (s *series) headCap() int {
+	if s.maxRaw > 0 && s.maxRaw < maxHead {
+		return s.maxRaw
+	}
+	return maxHead
 }
 
 // aggregate feeds the rollup buckets, finishing those ts has left.
@@ -109,11 +128,13 @@ func (s *series) expire(now int64) {
 		if t == nil {
 			continue
 		}
-		maxPoints := 0
-		if i == 0 {
+		maxPoints := -1
+		if i == 0 && s.maxRaw > 0 {
 			maxPoints = s.maxRaw
 		}
-		t.expire(now-s.pol.keep(i).Milliseconds(), maxPoints)
+		if t.expire(now-s.pol.keep(i).Milliseconds(), maxPoints) {
+			s.capped = true
+		}
 	}
 }
 

@@ -42,10 +42,15 @@ type Store struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu     sync.Mutex // guards series, refused; never held across I/O
+	mu     sync.Mutex // guards series, refused, refusedNames, notes; never held across I/O
 	series map[string]*series
-	// refused counts points for series beyond MaxSeries.
-	refused uint64
+	// refused counts points for series beyond MaxSeries; refusedNames are
+	// the names logged (at most maxRefusedLogged).
+	refused      uint64
+	refusedNames map[string]bool
+	refusedMuted bool // maxRefusedLogged names were logged
+	// notes are log lines queued under mu, written by unlock.
+	notes []note
 
 	flushMu sync.Mutex // serialises flushes (held across file I/O, never by Add, Query or Stats)
 	retry   [tiers][]byte
@@ -106,6 +111,35 @@ func (s *Store) policy(name string) Policy {
 	return *s.opts.Default
 }
 
+// note is a warning to log once s.mu is released.
+type note struct {
+	msg  string
+	args []any
+}
+
+// warn queues a warning (s.mu held).
+func (s *Store) warn(msg string, args ...any) { s.notes = append(s.notes, note{msg, args}) }
+
+// unlock releases s.mu, then logs the queued warnings.
+func (s *Store) unlock() {
+	notes := s.notes
+	s.notes = nil
+	s.mu.Unlock()
+	for _, n := range notes {
+		s.log.Warn(n.msg, n.args...)
+	}
+}
+
+// checkCap logs, once per series, that its raw tier reached the cap (s.mu
+// held).
+func (s *Store) checkCap(se *series) {
+	if se.capped && !se.capLogged {
+		se.capLogged = true
+		s.warn("history: raw point cap reached; the oldest raw points are dropped (the rollups keep them)",
+			"series", se.name, "max_points", s.opts.MaxRawPoints)
+	}
+}
+
 // get returns (creating) the series called name, or nil when it is
 // disabled or the store is full. s.mu is held.
 func (s *Store) get(name string) *series {
@@ -118,11 +152,34 @@ func (s *Store) get(name string) *series {
 	}
 	if len(s.series) >= s.opts.MaxSeries || name == "" || len(name) > maxNameLen {
 		s.refused++
+		s.logRefused(name)
 		return nil
 	}
 	se := newSeries(name, p, s.opts.SigDigits, s.opts.MaxRawPoints)
 	s.series[name] = se
 	return se
+}
+
+// logRefused logs a refused series, once per name, for the first
+// maxRefusedLogged names (s.mu held).
+func (s *Store) logRefused(name string) {
+	if s.refusedNames[name] || s.refusedMuted {
+		return
+	}
+	if s.refusedNames == nil {
+		s.refusedNames = map[string]bool{}
+	}
+	if len(s.refusedNames) >= maxRefusedLogged {
+		s.refusedMuted = true
+		s.warn("history: more series refused; not logging their names", "max_series", s.opts.MaxSeries)
+		return
+	}
+	s.refusedNames[name] = true
+	if len(name) > maxNameLen {
+		name = name[:maxNameLen] + "…"
+	}
+	s.warn("history: series refused: the store keeps at most max_series series (or the name is empty or too long)",
+		"series", name, "max_series", s.opts.MaxSeries)
 }
 
 // Add records a reading of name at t. NaN and infinities, points not newer
@@ -132,12 +189,14 @@ func (s *Store) Add(name string, t time.Time, v float64) bool {
 		return false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	se := s.get(name)
 	if se == nil {
 		return false
 	}
-	return se.add(msOf(t), v)
+	ok := se.add(msOf(t), v)
+	s.checkCap(se)
+	return ok
 }
 
 // Enabled reports whether name would be recorded.
@@ -192,8 +251,9 @@ func (s *Store) Flush() error {
 			}
 		}
 		se.expire(nowMs)
+		s.checkCap(se)
 	}
-	s.mu.Unlock()
+	s.unlock()
 	if s.opts.Dir == "" {
 		return nil
 	}
@@ -347,7 +407,7 @@ func (s *Store) load() error {
 	now := s.now()
 	nowMs := msOf(now)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	for _, e := range ents { // ReadDir sorts by name: oldest period first per tier
 		i, end, ok := parseSegName(e.Name())
 		if !ok || e.IsDir() {
@@ -389,6 +449,10 @@ func (s *Store) load() error {
 	}
 	for _, se := range s.series {
 		s.rebuild(se, nowMs)
+		// The files are bounded by time, not by count: apply the raw
+		// point cap (and retention) now, not at the first flush.
+		se.expire(nowMs)
+		s.checkCap(se)
 	}
 	return nil
 }
@@ -446,3 +510,6 @@ func (s *Store) rebuild(se *series, nowMs int64) {
 // Close writes what is unflushed (the clean-shutdown burst). The Store
 // stays usable; Run's final flush does the same.
 func (s *Store) Close() error { return s.Flush() }
+
+// maxRefusedLogged bounds how many refused series names are logged.
+const maxRefusedLogged = 64

@@ -69,7 +69,10 @@ func (t *tier) appendBlock(b block) {
 			for c := range c1 {
 				c1[c] = append(c1[c], c2[c]...)
 			}
-			t.blocks[n-1] = encodeBlock(append(ts1, ts2...), c1...)
+			// A new array, never an element written in place: a query's
+			// view (taken under Store.mu, read without it) may hold the
+			// old one.
+			t.blocks = append(t.blocks[:n-1:n-1], encodeBlock(append(ts1, ts2...), c1...))
 			t.points += b.n
 			return
 		}
@@ -79,16 +82,19 @@ func (t *tier) appendBlock(b block) {
 }
 
 // expire drops blocks that end before cutoff, and the oldest blocks while
-// more than maxPoints are kept (maxPoints <= 0: no bound).
-func (t *tier) expire(cutoff int64, maxPoints int) {
+// the tier (blocks and head) holds more than maxPoints (maxPoints < 0: no
+// bound). It reports whether the bound dropped a block.
+func (t *tier) expire(cutoff int64, maxPoints int) (capped bool) {
 	i := 0
-	for i < len(t.blocks) && (t.blocks[i].last < cutoff || (maxPoints > 0 && t.points > maxPoints)) {
+	for i < len(t.blocks) && (t.blocks[i].last < cutoff || (maxPoints >= 0 && t.points+len(t.times) > maxPoints)) {
+		capped = capped || t.blocks[i].last >= cutoff
 		t.points -= t.blocks[i].n
 		i++
 	}
 	if i > 0 {
 		t.blocks = append(t.blocks[:0:0], t.blocks[i:]...)
 	}
+	return capped
 }
 
 // bytes estimates the tier's memory.
