@@ -29,7 +29,7 @@ func Demo() *Config {
 func demoRaw() *Config {
 	return &Config{
 		Name:    "meshbox",
-		Channel: "home",
+		Channel: DefaultChannel,
 		Outputs: []Output{
 			{ID: "lamp", Label: "Lamp", Pin: BCMPin(17), Icon: "lightbulb"},
 			{ID: "fan", Label: "Fan", Pin: BCMPin(27), Icon: "fan"},
