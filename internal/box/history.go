@@ -261,5 +261,7 @@ func (b *Box) historyFamilies(st *history.Store) []metrics.Family {
 			func(s history.Stats) float64 { return float64(s.WriteErrors) }),
 		stat("meshbox_history_dropped_total", "Readings refused (out of order, or beyond the series bound).", metrics.Counter,
 			func(s history.Stats) float64 { return float64(s.Dropped) }),
+		stat("meshbox_history_evicted_total", "Series from an old config dropped to make room for configured ones.", metrics.Counter,
+			func(s history.Stats) float64 { return float64(s.Evicted) }),
 	}
 }

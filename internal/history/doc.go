@@ -13,5 +13,6 @@
 // CRC-checked record per tier file and burst, so a power cut loses at most
 // the unflushed window and a torn tail is skipped at load. Segment files are
 // partitioned by time (raw per hour, one-minute per day, fifteen-minute per
-// month), so retention deletes whole files and nothing is ever rewritten.
+// month), so retention deletes whole files and nothing is rewritten, except
+// to delete a series evicted at the series cap (evict.go).
 package history

@@ -29,11 +29,20 @@ type Result struct {
 }
 
 // Declare makes name known (so queries answer with no points rather than
-// ErrUnknown) and sets its unit. It is a no-op for a disabled series.
+// ErrUnknown) and sets its unit. It is a no-op for a disabled series. A
+// declared series is configured: it is never evicted, and when the store is
+// full it evicts the series loaded from disk and neither declared nor
+// recorded since Open whose newest point is oldest (refused when there is
+// none).
 func (s *Store) Declare(name, unit string) {
 	s.mu.Lock()
 	defer s.unlock()
-	if se := s.get(name); se != nil && unit != "" {
+	se := s.get(name, true)
+	if se == nil {
+		return
+	}
+	s.pin(se)
+	if unit != "" {
 		se.pol.Unit = unit
 	}
 }
@@ -174,6 +183,7 @@ type Stats struct {
 	SeriesBytes   map[string]int // per series
 	Points        [tiers]int     // stored points per tier, all series
 	Dropped       uint64         // points refused (out of order, head full, too many series)
+	Evicted       uint64         // series evicted for configured ones since Open
 	BytesWritten  uint64         // to segment files since Open
 	Bursts        uint64         // successful appends
 	WriteErrors   uint64
@@ -184,7 +194,7 @@ type Stats struct {
 // Stats reports memory and write counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Series: len(s.series), SeriesBytes: map[string]int{}, Dropped: s.refused, FlushInterval: s.opts.FlushInterval}
+	st := Stats{Series: len(s.series), SeriesBytes: map[string]int{}, Dropped: s.refused, Evicted: s.evicted, FlushInterval: s.opts.FlushInterval}
 	for n, se := range s.series {
 		b := se.bytes()
 		st.SeriesBytes[n] = b

@@ -17,6 +17,10 @@ type series struct {
 	// capped: the raw tier reached maxRaw and dropped its oldest points;
 	// capLogged: the store said so (once).
 	capped, capLogged bool
+	// pinned: configured (declared, or in Options.Fields) or recorded since
+	// the store opened; only a series loaded from disk and not pinned may be
+	// evicted at the series cap.
+	pinned bool
 }
 
 // maxHead bounds the unflushed raw points of one series.

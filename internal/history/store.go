@@ -42,8 +42,16 @@ type Store struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu     sync.Mutex // guards series, refused, refusedNames, notes; never held across I/O
+	mu     sync.Mutex // guards series, spare, purge, evicted, refused, refusedNames, notes; never held across I/O
 	series map[string]*series
+	// spare counts the series that are not pinned (loaded from disk, and
+	// neither configured nor recorded since Open): the ones a configured
+	// series may evict at the cap.
+	spare int
+	// purge are the evicted series whose segment entries the next flush
+	// deletes; evicted counts evictions.
+	purge   []string
+	evicted uint64
 	// refused counts points for series beyond MaxSeries; refusedNames are
 	// the names logged (at most maxRefusedLogged).
 	refused      uint64
@@ -111,22 +119,30 @@ func (s *Store) policy(name string) Policy {
 	return *s.opts.Default
 }
 
-// note is a warning to log once s.mu is released.
+// note is a log line to write once s.mu is released.
 type note struct {
-	msg  string
-	args []any
+	level slog.Level
+	msg   string
+	args  []any
 }
 
 // warn queues a warning (s.mu held).
-func (s *Store) warn(msg string, args ...any) { s.notes = append(s.notes, note{msg, args}) }
+func (s *Store) warn(msg string, args ...any) {
+	s.notes = append(s.notes, note{slog.LevelWarn, msg, args})
+}
 
-// unlock releases s.mu, then logs the queued warnings.
+// info queues an INFO line (s.mu held).
+func (s *Store) info(msg string, args ...any) {
+	s.notes = append(s.notes, note{slog.LevelInfo, msg, args})
+}
+
+// unlock releases s.mu, then logs the queued lines.
 func (s *Store) unlock() {
 	notes := s.notes
 	s.notes = nil
 	s.mu.Unlock()
 	for _, n := range notes {
-		s.log.Warn(n.msg, n.args...)
+		s.log.Log(context.Background(), n.level, n.msg, n.args...)
 	}
 }
 
@@ -141,8 +157,10 @@ func (s *Store) checkCap(se *series) {
 }
 
 // get returns (creating) the series called name, or nil when it is
-// disabled or the store is full. s.mu is held.
-func (s *Store) get(name string) *series {
+// disabled or the store is full. A new series starts unpinned (the caller
+// pins it). At the cap, claim (the series is configured) evicts a spare
+// series to make room. s.mu is held.
+func (s *Store) get(name string, claim bool) *series {
 	if se, ok := s.series[name]; ok {
 		return se
 	}
@@ -150,14 +168,62 @@ func (s *Store) get(name string) *series {
 	if p.Disabled || (p.Raw <= 0 && p.Minute <= 0 && p.Quarter <= 0) {
 		return nil
 	}
-	if len(s.series) >= s.opts.MaxSeries || name == "" || len(name) > maxNameLen {
+	if name == "" || len(name) > maxNameLen ||
+		(len(s.series) >= s.opts.MaxSeries && !(claim && s.evict(name))) {
 		s.refused++
 		s.logRefused(name)
 		return nil
 	}
 	se := newSeries(name, p, s.opts.SigDigits, s.opts.MaxRawPoints)
 	s.series[name] = se
+	s.spare++
 	return se
+}
+
+// configured reports whether the config names name (Options.Fields): such
+// a series may evict a spare one when it is first recorded.
+func (s *Store) configured(name string) bool {
+	_, ok := s.opts.Fields[name]
+	return ok
+}
+
+// pin marks se as configured or recorded in this process: it is never
+// evicted (s.mu held).
+func (s *Store) pin(se *series) {
+	if !se.pinned {
+		se.pinned = true
+		s.spare--
+	}
+}
+
+// evict makes room for the configured series name: it removes the spare
+// series (loaded from disk, neither configured nor recorded since Open)
+// whose newest point is oldest, queues its segment entries for deletion at
+// the next flush and reports whether there was one (s.mu held).
+func (s *Store) evict(name string) bool {
+	if s.spare <= 0 {
+		return false
+	}
+	var victim *series
+	for _, se := range s.series {
+		if !se.pinned && (victim == nil || se.last < victim.last || (se.last == victim.last && se.name < victim.name)) {
+			victim = se
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	delete(s.series, victim.name)
+	s.spare--
+	s.evicted++
+	s.purge = append(s.purge, victim.name)
+	last := "none"
+	if victim.last > 0 {
+		last = time.UnixMilli(victim.last).UTC().Format(time.RFC3339)
+	}
+	s.info("history: store full; evicted a series the config no longer has (its history is deleted) to keep a configured one",
+		"evicted", victim.name, "newest_point", last, "for", name, "max_series", s.opts.MaxSeries)
+	return true
 }
 
 // logRefused logs a refused series, once per name, for the first
@@ -190,10 +256,11 @@ func (s *Store) Add(name string, t time.Time, v float64) bool {
 	}
 	s.mu.Lock()
 	defer s.unlock()
-	se := s.get(name)
+	se := s.get(name, s.configured(name))
 	if se == nil {
 		return false
 	}
+	s.pin(se)
 	ok := se.add(msOf(t), v)
 	s.checkCap(se)
 	return ok
@@ -253,7 +320,15 @@ func (s *Store) Flush() error {
 		se.expire(nowMs)
 		s.checkCap(se)
 	}
+	purge := s.purge
+	s.purge = nil
 	s.unlock()
+	// Before this burst is written: the files never hold more than
+	// MaxSeries series, and a series evicted and then configured again
+	// keeps what it records from now on.
+	if len(purge) > 0 {
+		s.purgeSeries(purge)
+	}
 	if s.opts.Dir == "" {
 		return nil
 	}
@@ -409,6 +484,11 @@ func (s *Store) load() error {
 	s.mu.Lock()
 	defer s.unlock()
 	for _, e := range ents { // ReadDir sorts by name: oldest period first per tier
+		if strings.HasSuffix(e.Name(), ".seg"+tmpSuffix) && !e.IsDir() {
+			// A rewrite (purgeSeries) cut short: the segment itself is intact.
+			_ = os.Remove(filepath.Join(s.opts.Dir, e.Name()))
+			continue
+		}
 		i, end, ok := parseSegName(e.Name())
 		if !ok || e.IsDir() {
 			continue
@@ -423,12 +503,17 @@ func (s *Store) load() error {
 			continue
 		}
 		good, rerr := readSegment(data, func(name string, b block) {
-			se := s.get(name)
+			// A series with nothing left to keep is not made (nor
+			// counted toward MaxSeries).
+			if keep := s.policy(name).keep(i); keep <= 0 || b.last < nowMs-keep.Milliseconds() {
+				return
+			}
+			se := s.get(name, false)
 			if se == nil || se.tiers[i] == nil {
 				return
 			}
-			if b.last < nowMs-se.pol.keep(i).Milliseconds() {
-				return
+			if s.configured(name) {
+				s.pin(se)
 			}
 			se.tiers[i].appendBlock(b)
 		})
