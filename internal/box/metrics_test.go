@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshbox/meshbox/internal/bridge"
 	"github.com/meshbox/meshbox/internal/config"
+	"github.com/meshbox/meshbox/internal/gpio"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/logtest"
 	"github.com/meshbox/meshbox/internal/metrics"
@@ -232,7 +233,8 @@ func TestMetricsOfAutomations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := startAutoBox(t, cfg, Options{Sim: true, Board: simhost.New(simhost.Options{Seed: 1})})
+	board := simhost.New(simhost.Options{Seed: 1})
+	ws := startAutoBox(t, cfg, Options{Sim: true, Board: board})
 	url := "http" + strings.TrimSuffix(strings.TrimPrefix(ws, "ws"), "/") + "/metrics"
 	s := scrapeUntil(t, url, "the thermostat's state", func(s *metricstest.Scrape) bool {
 		_, ok := s.Value("meshbox_automation_state", "id", "heating", "kind", "thermostat")
@@ -250,4 +252,19 @@ func TestMetricsOfAutomations(t *testing.T) {
 		_, ok := s.Value("meshbox_temperature_celsius", "sensor", "air", "field", "air_temp")
 		return ok
 	})
+	// door_open has not run; opening the door runs it and stamps its last run.
+	if v, ok := s.Value("meshbox_automation_last_run_timestamp_seconds", "id", "door_open"); ok && v != 0 {
+		t.Errorf("door_open last run %v before it ran", v)
+	}
+	before := float64(time.Now().Unix())
+	if err := board.Press(gpio.Line{Offset: 23}); err != nil {
+		t.Fatal(err)
+	}
+	s = scrapeUntil(t, url, "door_open's last run", func(s *metricstest.Scrape) bool {
+		v, ok := s.Value("meshbox_automation_last_run_timestamp_seconds", "id", "door_open")
+		return ok && v != 0
+	})
+	if v, _ := s.Value("meshbox_automation_last_run_timestamp_seconds", "id", "door_open"); v < before-1 || v > float64(time.Now().Unix())+1 {
+		t.Errorf("door_open last run %v, want a Unix time in [%v, now]", v, before)
+	}
 }
