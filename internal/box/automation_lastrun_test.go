@@ -45,8 +45,8 @@ func TestAutomationLastRunBroadcast(t *testing.T) {
 	}
 }
 
-// rateYAML: so slow an actuation rate that the bridge refuses the first
-// change of the fan.
+// rateYAML: so slow an actuation rate that the bridge allows one change of
+// the fan (a full bucket at boot) and refuses the next for minutes.
 const rateYAML = `
 name: limited
 actuation_rate: 0.001
@@ -57,12 +57,13 @@ inputs:
 automations:
   - id: door_fan
     when: "door"
-    do: [{set: vent_fan, value: true}]
+    do: [{set: vent_fan, value: true}, {set: vent_fan, value: false}]
 `
 
-// TestRuleRefusalLoggedWithRuleID: a rule's action goes through the real
-// bridge (on the simulated board); the bridge's rate limit refuses it, the
-// pin stays off, and the refusal is logged with the rule's id.
+// TestRuleRefusalLoggedWithRuleID: a rule's actions go through the real
+// bridge (on the simulated board); its first switches the fan on (the one
+// change the rate allows), so the bridge's rate limit refuses its second,
+// the pin stays on, and the refusal is logged with the rule's id.
 func TestRuleRefusalLoggedWithRuleID(t *testing.T) {
 	cfg, err := config.Parse("limited.yaml", []byte(rateYAML))
 	if err != nil {
@@ -72,13 +73,13 @@ func TestRuleRefusalLoggedWithRuleID(t *testing.T) {
 	logs := logtest.New(t)
 	url := startAutoBox(t, cfg, Options{Sim: true, Board: board, Logger: logs.Logger()})
 	sendSim(t, url, map[string]any{"target": "door", "value": true})
-	if l := logs.WaitLines(1, 15*time.Second, "automation action refused", "rule=door_fan", "set vent_fan", "rate limited"); len(l) == 0 {
+	if l := logs.WaitLines(1, 15*time.Second, "automation action refused", "rule=door_fan", "set vent_fan false", "rate limited"); len(l) == 0 {
 		t.Fatalf("no refusal logged with the rule id:\n%s", logs.String())
 	}
-	if on, _ := board.OutputLevel(gpio.Line{Offset: 27}); on {
-		t.Error("the refused action drove the fan")
+	if on, _ := board.OutputLevel(gpio.Line{Offset: 27}); !on {
+		t.Error("the refused action switched the fan off")
 	}
-	if got := bxControl(t, url, "vent_fan"); got != false {
-		t.Errorf("vent_fan %v after a refused switch-on", got)
+	if got := bxControl(t, url, "vent_fan"); got != true {
+		t.Errorf("vent_fan %v after a refused switch-off", got)
 	}
 }

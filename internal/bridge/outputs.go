@@ -191,7 +191,7 @@ func (b *Bridge) openOutputs() error {
 			b.log.Info("output restored on at boot", "output", o.cfg.ID, "value", want)
 		}
 		o.value = want
-		o.tokens = b.rate()
+		o.tokens = math.Max(1, b.rate()) // a full bucket: the first command after boot is never refused
 		b.record(o.cfg.ID, want, true, false)
 		if o.isOn() {
 			o.onSince = time.Now()
