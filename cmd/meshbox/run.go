@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -107,74 +106,6 @@ environment:
     MESH_SEND_TIMEOUT, MESH_PING_INTERVAL, MESH_PING_TIMEOUT, MESH_MAX_OUTSTANDING_ROUTES,
     MESH_QUEUE_SIZE, MESH_QUEUE_BYTES, MESH_LENIENT_NAMES, MESHBOX_PIPE_RATE_LIMIT
 `)
-}
-
-// parseFlags parses a subcommand's flags once, quietly: -h prints usage
-// (the command's usage lines, then its flags) to stdout and returns
-// flag.ErrHelp (the caller returns nil: exit 0); a bad flag is returned as
-// a usageError, printed once by main (exit 2).
-func parseFlags(env *Env, fs *flag.FlagSet, args []string, usage ...string) error {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(flagsFirst(fs, args))
-	if errors.Is(err, flag.ErrHelp) {
-		for _, l := range usage {
-			fmt.Fprintln(env.Stdout, l)
-		}
-		fs.SetOutput(env.Stdout)
-		fs.PrintDefaults()
-		return err
-	}
-	if err != nil {
-		return usageError(fmt.Sprintf("%s: %v (meshbox %s -h for help)", fs.Name(), err, fs.Name()))
-	}
-	return nil
-}
-
-// flagsFirst moves the flags among args before the positional arguments
-// ("check FILE -board pi5" = "check -board pi5 FILE"); after "--" every
-// argument is positional.
-func flagsFirst(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		f := fs.Lookup(name)
-		if f == nil {
-			continue // unknown: Parse reports it
-		}
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-			continue
-		}
-		if i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	if len(pos) == 0 {
-		return flags
-	}
-	return append(append(flags, "--"), pos...)
-}
-
-// plural is "1 input", "2 inputs".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // usageError is a bad command line (exit code 2).

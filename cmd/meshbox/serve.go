@@ -16,10 +16,12 @@ import (
 	"strconv"
 
 	"github.com/meshbox/meshbox/board"
+	"github.com/meshbox/meshbox/internal/admin"
 	"github.com/meshbox/meshbox/internal/box"
 	"github.com/meshbox/meshbox/internal/config"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/pairing"
+	"github.com/meshbox/meshbox/internal/statedir"
 	"github.com/meshbox/meshbox/internal/update"
 )
 
@@ -110,12 +112,12 @@ func serve(ctx context.Context, env *Env, args []string, hooks serveHooks) error
 	if err != nil {
 		return err
 	}
-	stateDir := resolveStateDir(env.Getenv, cfg, log)
+	stateDir := statedir.Resolve(env.Getenv, cfg, log)
 	updater := newUpdater(env.Getenv, stateDir, log)
 	if err := startUpdater(ctx, env, updater, log); err != nil { // may exec an installed update
 		return err
 	}
-	token, tokenSource, err := resolveToken(env.Getenv, opts.open, cfg, stateDir, log)
+	token, tokenSource, err := statedir.Token(env.Getenv, opts.open, cfg, stateDir, log)
 	if err != nil {
 		return err
 	}
@@ -219,7 +221,7 @@ func consoleQR(env *Env) func(pairing.Payload) {
 	}
 	return func(p pairing.Payload) {
 		if q, err := pairing.NewQR(p.JSON()); err == nil {
-			printPairing(env, q, p, false)
+			admin.PrintPairing(env.Stdout, q, p, false)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/meshbox/meshbox/internal/gpio/simhost"
 	"github.com/meshbox/meshbox/internal/phonetest"
+	"github.com/meshbox/meshbox/internal/statedir"
 )
 
 // syncBuf is a goroutine-safe log sink.
@@ -125,7 +125,7 @@ func TestServeRelayAndShutdown(t *testing.T) {
 func TestServeGeneratesAndKeepsToken(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop, logs := startServe(t, map[string]string{"MESHBOX_STATE_DIR": dir})
-	path := filepath.Join(dir, tokenFile)
+	path := filepath.Join(dir, statedir.TokenFile)
 	st, err := os.Stat(path)
 	for i := 0; err != nil && i < 100; i++ {
 		time.Sleep(20 * time.Millisecond)
@@ -180,25 +180,3 @@ func TestServeBadFlagsAndEnv(t *testing.T) {
 		t.Fatalf("bad env: %v", err)
 	}
 }
-
-func TestStateDirFallback(t *testing.T) {
-	// A path below a regular file is unwritable even for root.
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ro := filepath.Join(file, "state")
-	xdg := t.TempDir()
-	logs := &syncBuf{}
-	getenv := func(k string) string {
-		return map[string]string{"MESHBOX_STATE_DIR": ro, "XDG_STATE_HOME": xdg}[k]
-	}
-	if got := resolveStateDir(getenv, nil, newTestLogger(logs)); got != filepath.Join(xdg, "meshbox") {
-		t.Fatalf("state dir %s", got)
-	}
-	if !strings.Contains(logs.String(), "fallback") {
-		t.Fatalf("no log line: %s", logs.String())
-	}
-}
-
-func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -16,7 +16,9 @@ import (
 	"github.com/meshbox/meshbox/meshsocket"
 )
 
-// IO is what a command needs from the process.
+// IO is what a command needs from the process (internal/admin's commands
+// take it too, and return UsageError the same way, so cmd/meshbox maps
+// every command's result in one place).
 type IO struct {
 	Getenv func(string) string
 	Stdout io.Writer

@@ -41,4 +41,7 @@
 //
 // An Updater is safe for concurrent use; concurrent installs are refused
 // with ErrBusy (an advisory lock on bin/.lock).
+//
+// Client is the sending side ("meshbox update -box"): it fetches a binary
+// and its signature from a file or URL and pushes them to POST /update.
 package update

@@ -1,4 +1,4 @@
-package main
+package admin
 
 // "meshbox config-txt": the config.txt block flash.sh writes (buses and
 // power-on output levels), from internal/bootcfg.
@@ -11,10 +11,13 @@ import (
 	"strings"
 
 	"github.com/meshbox/meshbox/internal/bootcfg"
+	"github.com/meshbox/meshbox/internal/cli"
 	"github.com/meshbox/meshbox/internal/config"
 )
 
-func configTxtCmd(_ context.Context, env *Env, args []string) error {
+// ConfigTxt prints the config.txt block of a config (the built-in demo
+// without one), and its boot warnings to stderr.
+func ConfigTxt(_ context.Context, env cli.IO, args []string) error {
 	fs := flag.NewFlagSet("config-txt", flag.ContinueOnError)
 	path := fs.String("config", "", "config file (default: the built-in demo)")
 	model := fs.String("board", "", "resolve board: auto against this model (default: detected, else pi4)")
@@ -27,15 +30,15 @@ func configTxtCmd(_ context.Context, env *Env, args []string) error {
 	}
 	switch {
 	case fs.NArg() > 1:
-		return usageError(fmt.Sprintf("config-txt: unexpected argument %q", fs.Arg(1)))
+		return usageErr(fmt.Sprintf("config-txt: unexpected argument %q", fs.Arg(1)))
 	case fs.NArg() == 1 && *path != "":
-		return usageError("config-txt: give the file either as an argument or with -config, not both")
+		return usageErr("config-txt: give the file either as an argument or with -config, not both")
 	case fs.NArg() == 1:
 		*path = fs.Arg(0)
 	}
 	detected, err := boardFlag(*model)
 	if err != nil {
-		return usageError(err.Error())
+		return usageErr(err.Error())
 	}
 	cfg := config.Demo()
 	if *path != "" {

@@ -1,6 +1,6 @@
-package main
+package admin
 
-// Owned by the config engineer: "meshbox check" and "meshbox pins".
+// "meshbox check": a config validated and its resolved wiring printed.
 
 import (
 	"context"
@@ -17,13 +17,14 @@ import (
 	"github.com/meshbox/meshbox/board"
 	"github.com/meshbox/meshbox/internal/automation"
 	"github.com/meshbox/meshbox/internal/bootcfg"
+	"github.com/meshbox/meshbox/internal/cli"
 	"github.com/meshbox/meshbox/internal/config"
 )
 
-// checkCmd validates a config file and prints the resolved wiring. Problems
+// Check validates a config file and prints the resolved wiring. Problems
 // go to stderr one per line as FILE:LINE: FIELD: reason; the exit status is
 // then non-zero.
-func checkCmd(_ context.Context, env *Env, args []string) error {
+func Check(_ context.Context, env cli.IO, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	path := fs.String("config", "", "config file to check (default "+config.DefaultPath+"; when it does not exist, the built-in demo, as serve would run)")
 	model := fs.String("board", "", "resolve board: auto against this model (default: detected, else "+board.Default+")")
@@ -36,15 +37,15 @@ func checkCmd(_ context.Context, env *Env, args []string) error {
 	}
 	switch {
 	case fs.NArg() > 1:
-		return usageError(fmt.Sprintf("check: unexpected argument %q (check one file)", fs.Arg(1)))
+		return usageErr(fmt.Sprintf("check: unexpected argument %q (check one file)", fs.Arg(1)))
 	case fs.NArg() == 1 && (*path != "" || *demo):
-		return usageError("check: give the file either as an argument or with -config (or -demo), not both")
+		return usageErr("check: give the file either as an argument or with -config (or -demo), not both")
 	case fs.NArg() == 1:
 		*path = fs.Arg(0)
 	}
 	detected, err := boardFlag(*model)
 	if err != nil {
-		return usageError(err.Error())
+		return usageErr(err.Error())
 	}
 	if !*demo && *path == "" {
 		// No file named: what serve would run. The default file when it
@@ -117,76 +118,6 @@ func reportConfigError(w io.Writer, path string, err error) error {
 		n = fmt.Sprintf("%d problems", len(list))
 	}
 	return fmt.Errorf("%s: %s", path, n)
-}
-
-// pinsCmd prints the header of the named, configured or detected board,
-// with meshbox's assignments when -config is given.
-func pinsCmd(_ context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("pins", flag.ContinueOnError)
-	model := fs.String("board", "", "board model: "+strings.Join(board.Models(), ", ")+" (default: detected, else "+board.Default+")")
-	path := fs.String("config", "", "also show the pins this config uses")
-	demo := fs.Bool("demo", false, "show the built-in demo's pins")
-	if err := parseFlags(env, fs, args, "usage: meshbox pins [-board MODEL] [-config PATH] [-demo]"); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("pins: unexpected argument %q", fs.Arg(0)))
-	}
-	named, err := boardFlag(*model)
-	if err != nil {
-		return usageError(err.Error())
-	}
-	var cfg *config.Config
-	switch {
-	case *demo:
-		cfg = config.Demo()
-	case *path != "":
-		cfg, err = config.LoadFor(*path, named)
-		if err != nil {
-			return reportConfigError(env.Stderr, *path, err)
-		}
-	}
-	m, note := named, ""
-	switch {
-	case *model != "":
-	case cfg != nil && cfg.Board != "auto":
-		m = cfg.Board
-	case m == "":
-		m, note = board.Default, fmt.Sprintf("(board not detected; showing %s, choose another with -board)\n", board.Default)
-	}
-	h, err := board.Lookup(m)
-	if err != nil {
-		return usageError(err.Error())
-	}
-	io.WriteString(env.Stdout, note)
-	var assigned map[int]string
-	if cfg != nil {
-		assigned = cfg.Assignments()
-	}
-	if err := h.Render(env.Stdout, assigned); err != nil {
-		return err
-	}
-	if cfg != nil {
-		var other []string
-		for _, o := range cfg.Outputs {
-			if o.Pin.Chip != "" {
-				other = append(other, fmt.Sprintf("  %s %s on %s", o.Kind, o.ID, o.Pin))
-			}
-		}
-		for _, in := range cfg.Inputs {
-			if in.Pin.Chip != "" {
-				other = append(other, fmt.Sprintf("  input %s on %s", in.ID, in.Pin))
-			}
-		}
-		if len(other) > 0 {
-			sort.Strings(other)
-			fmt.Fprintf(env.Stdout, "\nnot on the header:\n%s\n", strings.Join(other, "\n"))
-		}
-	}
-	return nil
 }
 
 // boardFlag returns the canonical model named by -board, or the detected

@@ -1,4 +1,4 @@
-package main
+package admin
 
 // "meshbox keygen" and "meshbox sign": the key pair and signatures of
 // signed updates (internal/update/sign.go has the formats).
@@ -12,12 +12,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/meshbox/meshbox/internal/cli"
 	"github.com/meshbox/meshbox/internal/update"
 )
 
 // defaultSigningKey is where keygen writes and sign reads the private key:
 // $MESHBOX_SIGNING_KEY, else ~/.config/meshbox/update.key.
-func defaultSigningKey(env *Env) string {
+func defaultSigningKey(env cli.IO) string {
 	if env.Getenv != nil {
 		if k := env.Getenv("MESHBOX_SIGNING_KEY"); k != "" {
 			return k
@@ -33,10 +34,10 @@ func defaultSigningKey(env *Env) string {
 	return filepath.Join(home, ".config", "meshbox", "update.key")
 }
 
-// keygenCmd writes a new update signing key pair: the private key (0600)
+// Keygen writes a new update signing key pair: the private key (0600)
 // stays with whoever builds releases; the public key goes on the boxes
 // (scripts/flash.sh --update-key, or /etc/meshbox/update.pub by hand).
-func keygenCmd(_ context.Context, env *Env, args []string) error {
+func Keygen(_ context.Context, env cli.IO, args []string) error {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	out := fs.String("out", defaultSigningKey(env), "private key `file` to write (its public key goes next to it as NAME.pub)")
 	if err := parseFlags(env, fs, args, "usage: meshbox keygen [-out FILE.key]"); err != nil {
@@ -46,10 +47,10 @@ func keygenCmd(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return usageError("keygen takes no arguments (meshbox keygen -h for help)")
+		return usageErr("keygen takes no arguments (meshbox keygen -h for help)")
 	}
 	if filepath.Ext(*out) != ".key" {
-		return usageError(fmt.Sprintf("keygen: -out %s: the private key file name must end in .key", *out))
+		return usageErr(fmt.Sprintf("keygen: -out %s: the private key file name must end in .key", *out))
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o700); err != nil {
 		return fmt.Errorf("keygen: %w", err)
@@ -69,8 +70,8 @@ func keygenCmd(_ context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// signCmd writes FILE.sig for each FILE.
-func signCmd(_ context.Context, env *Env, args []string) error {
+// Sign writes FILE.sig for each FILE.
+func Sign(_ context.Context, env cli.IO, args []string) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	key := fs.String("key", defaultSigningKey(env), "private key `file` (meshbox keygen)")
 	if err := parseFlags(env, fs, args, "usage: meshbox sign [-key FILE.key] BINARY..."); err != nil {
@@ -80,7 +81,7 @@ func signCmd(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return usageError("sign: give the binaries to sign (meshbox sign -h for help)")
+		return usageErr("sign: give the binaries to sign (meshbox sign -h for help)")
 	}
 	priv, err := update.LoadPrivateKey(*key)
 	if err != nil {
