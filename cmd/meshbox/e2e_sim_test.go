@@ -32,17 +32,7 @@ func TestSimExamples(t *testing.T) {
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
-			path := withoutLinks(t, path)
-			cfg, err := config.LoadFor(path, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			const token = "sim-examples-token"
-			board := simhost.New(simhost.Options{Seed: 3})
-			addr, stop, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": token}, "-sim", "-config", path)
-			opts := phonetest.App("iPhone", token)
-			opts.Channel = cfg.Channel
-			ph := phonetest.Dial(t, "ws://"+addr+"/", opts)
+			cfg, stop, logs, ph := serveExample(t, path, 3, "iPhone")
 
 			want := map[string]bool{}
 			for _, s := range cfg.Sensors {
@@ -108,6 +98,24 @@ func readBeforeJoin(cfg *config.Config, id string) bool {
 // withoutLinks copies an example config without its mqtt: and upstream:
 // sections (they name hosts on other networks; tests only talk to
 // loopback) and returns the copy's path.
+// serveExample serves the example at path (its outside links removed) on
+// the simulated board seeded seed, with a phone named phone joined on the
+// config's channel.
+func serveExample(t *testing.T, path string, seed uint64, phone string) (cfg *config.Config, stop func() error, logs *syncBuf, ph *phonetest.Phone) {
+	t.Helper()
+	path = withoutLinks(t, path)
+	cfg, err := config.LoadFor(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "sim-examples-token"
+	board := simhost.New(simhost.Options{Seed: seed})
+	addr, stop, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": token}, "-sim", "-config", path)
+	opts := phonetest.App(phone, token)
+	opts.Channel = cfg.Channel
+	return cfg, stop, logs, phonetest.Dial(t, "ws://"+addr+"/", opts)
+}
+
 func withoutLinks(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/meshbox/meshbox/internal/config"
-	"github.com/meshbox/meshbox/internal/gpio/simhost"
-	"github.com/meshbox/meshbox/internal/phonetest"
 )
 
 // TestNewcomerBinary runs the built binary as a newcomer does.
@@ -151,17 +149,7 @@ func TestSimExamplesWholeLog(t *testing.T) {
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
-			path := withoutLinks(t, path)
-			cfg, err := config.LoadFor(path, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			const token = "whole-log-token"
-			board := simhost.New(simhost.Options{Seed: 5})
-			addr, stop, logs := startServeOn(t, board, map[string]string{"MESH_AUTH_TOKEN": token}, "-sim", "-config", path)
-			opts := phonetest.App("newcomer-phone", token)
-			opts.Channel = cfg.Channel
-			ph := phonetest.Dial(t, "ws://"+addr+"/", opts)
+			cfg, stop, logs, ph := serveExample(t, path, 5, "newcomer-phone")
 
 			// Run until every serial device was heard (they are open and
 			// reading when the box stops), or for a while without any.
