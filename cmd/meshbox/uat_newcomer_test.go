@@ -210,7 +210,7 @@ func TestSimExamplesWholeLog(t *testing.T) {
 			if n := count("serial device open", "simulated port"); n != len(cfg.Serial) {
 				t.Errorf("a serial device on the simulated board is logged as a real device")
 			}
-			for _, bad := range []string{"serial device failed", "sensor failed", "EOF", "redialing", "level=ERROR", "panic"} {
+			for _, bad := range []string{"serial device failed", "sensor failed", "EOF", "redialing", "apply-layout failed", "level=ERROR", "panic"} {
 				if l := lineWith(out, bad); l != "" {
 					t.Errorf("log has %q: %s", bad, l)
 				}

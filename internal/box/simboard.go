@@ -68,7 +68,11 @@ func (b *Box) startSimSerial(ctx context.Context) (func(), error) {
 	}
 	log := b.log.With("component", "bridge")
 	log.Info("simulated serial devices", "ports", len(devs), "every", simPeriod)
-	ctx, cancel := context.WithCancel(ctx)
+	// The devices live until this component is stopped, after the bridge
+	// (components stop in reverse): ending with Run's context would close
+	// the ports under a bridge still reading them ("serial device failed:
+	// EOF" in every shutdown).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	for i, d := range devs {
 		wg.Add(1)

@@ -207,6 +207,10 @@ func (p *Pusher) push(ctx context.Context, m Member, l *Layout, version string) 
 			return res
 		}
 		res.Err = err.Error()
+		if ctx.Err() != nil { // the box is stopping: nothing went wrong
+			log.Debug("layout: apply-layout cancelled", "err", err)
+			return res
+		}
 		log.Warn("layout: apply-layout failed", "err", err)
 		return res
 	}
