@@ -6,15 +6,24 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/meshbox/meshbox/internal/atomicfile"
 )
 
-// tmpSuffix names a segment being rewritten by purgeSeries (load removes a
+// tmpSuffix ends the temporary file of a segment being rewritten by
+// purgeSeries (internal/atomicfile names it ".NAME.*.tmp"; load removes a
 // leftover one: the rename never happened, the segment is intact).
 const tmpSuffix = ".tmp"
 
+// isRewriteLeftover reports whether name is such a temporary file.
+func isRewriteLeftover(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".seg.") && strings.HasSuffix(name, tmpSuffix)
+}
+
 // purgeSeries deletes the evicted series names from disk: every segment
-// file holding an entry of theirs is rewritten without it (atomically: a
-// temporary file, synced, renamed over it), one left with no record is
+// file holding an entry of theirs is rewritten without it (atomically,
+// internal/atomicfile), one left with no record is
 // removed, and the bursts awaiting a retry lose their entries too. It runs
 // in Flush (s.flushMu held, so nothing appends meanwhile; s.mu not held).
 func (s *Store) purgeSeries(names []string) {
@@ -61,41 +70,17 @@ func (s *Store) purgeSeries(names []string) {
 			removed++
 			continue
 		}
-		if err := s.replace(path, out); err != nil {
+		if err := atomicfile.WriteFile(path, out, 0o600); err != nil {
 			s.log.Warn("history: cannot rewrite segment without evicted series", "file", e.Name(), "err", err)
 			continue
 		}
+		s.stats.bytes.Add(uint64(len(out)))
 		rewritten++
 	}
-	if rewritten+removed > 0 {
+	if removed > 0 {
 		syncDir(s.opts.Dir)
 	}
 	s.log.Debug("history: evicted series deleted from disk", "series", names, "rewritten_files", rewritten, "removed_files", removed)
-}
-
-// replace writes data to path through a synced temporary file.
-func (s *Store) replace(path string, data []byte) error {
-	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && !s.opts.noSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	s.stats.bytes.Add(uint64(len(data)))
-	return nil
 }
 
 // dropSeries returns a segment file's bytes without the entries of the

@@ -288,3 +288,44 @@ func TestExpiredSeriesNotLoaded(t *testing.T) {
 		t.Fatalf("loaded %v, want [live]", got)
 	}
 }
+
+// TestRewriteLeftoverRemovedAtLoad: a purge cut short by a power cut
+// leaves atomicfile's temporary file beside an intact segment; the next
+// Open removes it and loads the segment as it was.
+func TestRewriteLeftoverRemovedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: capBase}
+	o := Options{Dir: dir, Now: clk.Now, noSync: true}
+	s := openT(t, o)
+	if !s.Add("air_temp", capBase, 21.5) {
+		t.Fatal("refused")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seg string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if _, _, ok := parseSegName(e.Name()); ok {
+			seg = e.Name()
+		}
+	}
+	if seg == "" {
+		t.Fatal("no segment written")
+	}
+	leftover := filepath.Join(dir, "."+seg+".123456.tmp")
+	if err := os.WriteFile(leftover, []byte("half a rewrite"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openT(t, o)
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("the leftover of a rewrite is still there: %v", err)
+	}
+	if !diskSeries(t, dir)["air_temp"] {
+		t.Fatal("the intact segment was not kept")
+	}
+	r, err := s2.Query("air_temp", capBase.Add(-time.Minute), capBase.Add(time.Minute), 0)
+	if err != nil || len(r.Times) != 1 || r.Avg[0] != 21.5 {
+		t.Fatalf("air_temp after the reopen: %+v %v", r, err)
+	}
+}

@@ -484,7 +484,7 @@ func (s *Store) load() error {
 	s.mu.Lock()
 	defer s.unlock()
 	for _, e := range ents { // ReadDir sorts by name: oldest period first per tier
-		if strings.HasSuffix(e.Name(), ".seg"+tmpSuffix) && !e.IsDir() {
+		if isRewriteLeftover(e.Name()) && !e.IsDir() {
 			// A rewrite (purgeSeries) cut short: the segment itself is intact.
 			_ = os.Remove(filepath.Join(s.opts.Dir, e.Name()))
 			continue
