@@ -3,14 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/meshbox/meshbox/internal/auth"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshbox/meshbox/internal/auth"
+	"github.com/meshbox/meshbox/internal/sdnotify/sdnotifytest"
 	"github.com/meshbox/meshbox/internal/update"
 )
 
@@ -18,24 +17,7 @@ import (
 // NOTIFY_SOCKET with a 200 ms watchdog. It must say READY=1 once serving,
 // keep the watchdog fed, and say STOPPING=1 on the way out.
 func TestServeTalksToSystemd(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sock, msgs := sdnotifytest.Listen(t)
 	want := func(prefix string) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)

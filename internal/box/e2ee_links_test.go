@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -121,42 +119,14 @@ func (l *roomLog) wait(t *testing.T, what string, d time.Duration, match func(ma
 	}
 }
 
-// startLinksBox runs the box on cfg with the e2ee token and returns it and
-// its ws:// URL; it is stopped at cleanup.
+// startLinksBox runs the box on cfg and board with the e2ee token and
+// returns it and its ws:// URL; it is stopped at cleanup.
 func startLinksBox(t *testing.T, cfg *config.Config, board *simhost.Board) (*Box, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := logtest.New(t)
-	bx, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Listener: ln,
-		StateDir: t.TempDir(), Sim: true, Board: board, Token: e2eeToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bx.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return")
-		}
+	tb := startBoxWith(t, cfg, logtest.New(t).Logger(), func(o *Options) {
+		o.Board, o.Token = board, e2eeToken
 	})
-	select {
-	case <-bx.Ready():
-	case err := <-done:
-		t.Fatalf("box stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("box not ready")
-	}
-	return bx, "ws://" + ln.Addr().String() + "/"
+	return tb.Box, tb.url()
 }
 
 // TestEncryptedRoomInputsNotifyErrorsAndLinks: in an encrypted room (a

@@ -3,14 +3,13 @@ package box
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meshbox/meshbox/internal/logtest"
+	"github.com/meshbox/meshbox/internal/sdnotify/sdnotifytest"
 )
 
 // TestHealthzWhenBridgeOffMesh: /healthz is 200 while the bridge is on its
@@ -64,24 +63,7 @@ func TestHealthzWhenBridgeOffMesh(t *testing.T) {
 // once the bridge has been off the mesh longer than the grace, so systemd
 // kills and restarts a wedged box.
 func TestWatchdogStopsWhenBridgeOffMesh(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 1000)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sock, msgs := sdnotifytest.Listen(t)
 	env := map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000"}
 	logs := logtest.New(t)
 	bx := startBoxWith(t, loadConfig(t, valveConfig), logs.Logger(), func(o *Options) {
