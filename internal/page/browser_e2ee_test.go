@@ -61,7 +61,12 @@ func TestBrowserEncryptedRoom(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	if err := bx.board.WaitOutput(wctx, lamp, true); err != nil {
-		t.Fatalf("the page's sealed command did not drive the output: %v", err)
+		// Say what the page saw (its error line, connection state), and
+		// what the box's cipher counted, so a failure can be diagnosed.
+		page, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { const e = document.getElementById('error');
+			return 'conn=' + document.getElementById('conn').dataset.state + ' error=' + (e && !e.hidden ? e.textContent : '') +
+				' lamp=' + document.querySelector('[data-control="lamp"] input').checked; })()`))
+		t.Fatalf("the page's sealed command did not drive the output: %v (page: %s; codec %+v)", err, page, codec.Stats())
 	}
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(`[data-control="lamp"] .val[data-value="true"]`)); err != nil {
 		t.Fatal(err)
