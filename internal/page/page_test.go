@@ -1,10 +1,8 @@
 package page
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/meshbox/meshbox/internal/auth"
 	"github.com/meshbox/meshbox/internal/pairing"
 	"github.com/meshbox/meshbox/internal/phonetest"
@@ -122,17 +118,8 @@ func TestIndexHasNoSecret(t *testing.T) {
 
 func decodePNG(t *testing.T, b []byte) pairing.Payload {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var p pairing.Payload
-	if err := json.Unmarshal([]byte(res.GetText()), &p); err != nil {
+	if err := json.Unmarshal([]byte(decodeQR(t, b)), &p); err != nil {
 		t.Fatal(err)
 	}
 	return p
